@@ -1,0 +1,35 @@
+# `make run` and `make test` work on a fresh clone: they create .venv and install what is missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format check-redis migrate bench browser-deps
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+check-redis: $(STAMP)
+	@$(BIN)/python -m config.check_redis
+
+migrate: $(STAMP)
+	$(BIN)/python manage.py migrate --noinput
+
+run: check-redis migrate
+	$(BIN)/python manage.py ensure_demo_user
+	@echo "Dashboard: http://127.0.0.1:8000/   (Ctrl-C stops web, worker and beat)"
+	$(BIN)/honcho start -f Procfile
+
+test: check-redis
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AnalyticsWorkerConfig(AppConfig):
+    name = "analytics_worker"
+    verbose_name = "Analytics worker"

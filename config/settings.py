@@ -1,0 +1,207 @@
+"""Settings for the Genesys Cloud analytics dashboard.
+
+Every value comes from the environment (or an optional `.env` beside manage.py). The defaults run
+on a laptop with no configuration: DEBUG on, SQLite, local Redis, and the simulated Genesys org.
+Production-only values have no default, so a misconfigured server stops at boot.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+load_dotenv(BASE_DIR / ".env")
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {value!r}")
+
+
+def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}") from None
+    if number < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {number}")
+    return number
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, "").strip() or default
+
+
+DEBUG = env_bool("DEBUG", True)
+
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off (see .env.example)")
+    # Only for a laptop with DEBUG on; production fails above instead.
+    SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
+
+ALLOWED_HOSTS = [h for h in env_str("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h]
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "analytics_worker",
+    "dashboard",
+    "genesys_sim",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# SQLite holds only Django's own tables (users, sessions, saved reports); report data lives in
+# Redis. DATABASE_URL support for PostgreSQL comes with the production stack.
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": env_str("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
+    }
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard-index"
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- Redis -------------------------------------------------------------------------------------
+# One Redis server, separate DB numbers: cache.clear() or FLUSHDB on the cache must never eat the
+# broker's queued tasks.
+REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379").rstrip("/")
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", f"{REDIS_URL}/0")
+REPORT_CACHE_REDIS_URL = env_str("REPORT_CACHE_REDIS_URL", f"{REDIS_URL}/1")
+# The simulator's rate-limit counters, shared by every process that serves it.
+GENESYS_SIM_REDIS_URL = env_str("GENESYS_SIM_REDIS_URL", f"{REDIS_URL}/2")
+
+# --- Celery --------------------------------------------------------------------------------------
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+# Job progress lives in the report cache, so Celery keeps no results of its own.
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 540, minimum=1)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 600, minimum=1)
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# With the Redis broker an unacknowledged task (its worker was killed) comes back only after the
+# visibility timeout, so keep it just above the hard time limit: longer delays recovery, shorter
+# redelivers tasks that are still running.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 660, minimum=1),
+}
+
+# --- Genesys Cloud / data source --------------------------------------------------------------------
+GENESYS_CLIENT_ID = env_str("GENESYS_CLIENT_ID")
+GENESYS_CLIENT_SECRET = env_str("GENESYS_CLIENT_SECRET")
+# The simulated org is on by default exactly when no real credentials are configured.
+GENESYS_SIMULATOR = env_bool("GENESYS_SIMULATOR", not GENESYS_CLIENT_ID)
+GENESYS_SIM_CLIENT_ID = env_str("GENESYS_SIM_CLIENT_ID", "sim-client")
+GENESYS_SIM_CLIENT_SECRET = env_str("GENESYS_SIM_CLIENT_SECRET", "sim-secret")
+if not GENESYS_CLIENT_ID and GENESYS_SIMULATOR:
+    # No real org: talk to the simulated org that this same site serves under /sim/.
+    GENESYS_CLIENT_ID = GENESYS_SIM_CLIENT_ID
+    GENESYS_CLIENT_SECRET = GENESYS_SIM_CLIENT_SECRET
+    _default_api = f"{SITE_URL.rstrip('/')}/sim"
+else:
+    _default_api = "https://api.mypurecloud.com"
+GENESYS_API_URL = env_str("GENESYS_API_URL", _default_api).rstrip("/")
+# The real login host is the API host with "api." replaced by "login." (every official SDK does so).
+GENESYS_LOGIN_URL = env_str(
+    "GENESYS_LOGIN_URL", GENESYS_API_URL.replace("//api.", "//login.", 1)
+).rstrip("/")
+if not GENESYS_CLIENT_ID and not DEBUG:
+    raise ImproperlyConfigured(
+        "GENESYS_CLIENT_ID and GENESYS_CLIENT_SECRET must be set when DEBUG is off "
+        "(or set GENESYS_SIMULATOR=true to serve the simulated org)"
+    )
+# One budget per OAuth client, shared by every worker (Genesys: 300 requests/minute per token).
+GENESYS_RATE_LIMIT_PER_MINUTE = env_int("GENESYS_RATE_LIMIT_PER_MINUTE", 300, minimum=1)
+GENESYS_HTTP_TIMEOUT = env_int("GENESYS_HTTP_TIMEOUT", 30, minimum=1)
+GENESYS_PAGE_SIZE = env_int("GENESYS_PAGE_SIZE", 100, minimum=1)
+
+# --- The simulated org --------------------------------------------------------------------------
+GENESYS_SIM_SEED = env_int("GENESYS_SIM_SEED", 42)
+GENESYS_SIM_CONVERSATIONS_PER_DAY = env_int("GENESYS_SIM_CONVERSATIONS_PER_DAY", 2000, minimum=1)
+GENESYS_SIM_TOKEN_TTL = env_int("GENESYS_SIM_TOKEN_TTL", 86400, minimum=1)
+GENESYS_SIM_RATE_LIMIT_PER_MINUTE = env_int("GENESYS_SIM_RATE_LIMIT_PER_MINUTE", 300, minimum=1)
+GENESYS_SIM_MAX_PAGE_SIZE = env_int("GENESYS_SIM_MAX_PAGE_SIZE", 500, minimum=1)
+# Fault injection for demos, e.g. "429x3" or "500x2,slow=2": see genesys_sim/README.md.
+GENESYS_SIM_FAULTS = env_str("GENESYS_SIM_FAULTS")
+
+# --- Reports ------------------------------------------------------------------------------------
+REPORT_MAX_RANGE_DAYS = env_int("REPORT_MAX_RANGE_DAYS", 31, minimum=1)
+# A report that touches the last two hours is "live": its newest buckets still change.
+# Fresh: served as is. Stale (past fresh, within TTL): served with its age while one refresh runs.
+# The TTLs are the tutorial's (30 min live, 4 h historical); past the TTL a report is a miss.
+REPORT_LIVE_FRESH_SECONDS = env_int("REPORT_LIVE_FRESH_SECONDS", 120, minimum=1)
+REPORT_LIVE_TTL_SECONDS = env_int("REPORT_LIVE_TTL_SECONDS", 1800, minimum=1)
+REPORT_HISTORICAL_FRESH_SECONDS = env_int("REPORT_HISTORICAL_FRESH_SECONDS", 3600, minimum=1)
+REPORT_HISTORICAL_TTL_SECONDS = env_int("REPORT_HISTORICAL_TTL_SECONDS", 14400, minimum=1)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}
