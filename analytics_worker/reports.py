@@ -1,0 +1,285 @@
+"""ReportSpec: validated, canonical report filters, and the cache key built from them.
+
+The web view, Celery beat and the `fetch_report` command all build specs here, so a report warmed
+by beat has exactly the key a supervisor's request will look up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import orjson
+from django.conf import settings
+
+# Bump when the cached result's shape changes: old values are then never read.
+SCHEMA_VERSION = 1
+
+GRANULARITY_MINUTES = {"PT15M": 15, "PT30M": 30, "PT1H": 60, "P1D": 1440}
+MEDIA_TYPES = ("voice", "chat", "email", "message")
+DIRECTIONS = ("inbound", "outbound")
+SOURCES = ("graphql",)
+RANGES = ("today", "yesterday", "last_24h", "last_7d", "custom")
+DEFAULT_RANGE = "last_24h"
+DEFAULT_GRANULARITY = "PT30M"
+DEFAULT_VIEW = "all"
+# A report whose range reaches into the last two hours is live: Genesys stamps a metric when it
+# completes (a long call lands in a later interval), so recent buckets still change.
+LIVE_WINDOW = timedelta(hours=2)
+
+_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_TIME_ZONES = frozenset(available_timezones())
+
+
+class ReportSpecError(ValueError):
+    """Bad filter input; `field` names the query parameter at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    start: datetime  # aware UTC, on a bucket edge of the report's time zone
+    end: datetime  # aware UTC, exclusive, on a bucket edge
+    granularity: str = DEFAULT_GRANULARITY
+    time_zone: str = "UTC"
+    media_types: tuple[str, ...] = ()  # empty: all
+    directions: tuple[str, ...] = ()
+    queue_ids: tuple[str, ...] = ()
+    view_id: str = DEFAULT_VIEW
+    source: str = "graphql"
+    key: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", hashlib.sha256(self.canonical_json()).hexdigest())
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+    @property
+    def bucket_minutes(self) -> int:
+        return GRANULARITY_MINUTES[self.granularity]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "start": _iso_utc(self.start),
+            "end": _iso_utc(self.end),
+            "granularity": self.granularity,
+            "time_zone": self.time_zone,
+            "media_types": list(self.media_types),
+            "directions": list(self.directions),
+            "queue_ids": list(self.queue_ids),
+            "view_id": self.view_id,
+            "source": self.source,
+        }
+
+    def canonical_json(self) -> bytes:
+        return orjson.dumps(
+            {"schema": SCHEMA_VERSION, **self.to_dict()}, option=orjson.OPT_SORT_KEYS
+        )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> ReportSpec:
+        """Rebuild a spec from to_dict() output (a Celery task argument, a saved report)."""
+        return cls(
+            start=_parse_utc(str(data["start"])),
+            end=_parse_utc(str(data["end"])),
+            granularity=str(data["granularity"]),
+            time_zone=str(data["time_zone"]),
+            media_types=tuple(data["media_types"]),  # type: ignore[arg-type]
+            directions=tuple(data["directions"]),  # type: ignore[arg-type]
+            queue_ids=tuple(data["queue_ids"]),  # type: ignore[arg-type]
+            view_id=str(data["view_id"]),
+            source=str(data["source"]),
+        )
+
+    def is_live(self, *, now: datetime) -> bool:
+        return self.end > now - LIVE_WINDOW
+
+
+def report_spec_build(
+    *,
+    params: Mapping[str, str | list[str]],
+    now: datetime,
+    default_time_zone: str = "UTC",
+) -> ReportSpec:
+    """Validate request-style filters into a canonical ReportSpec.
+
+    `params` holds query-string values (a list where a parameter repeats). Relative ranges
+    resolve against `now` and snap to bucket edges, so requests a few minutes apart share a key.
+    """
+    time_zone = _one(params, "tz") or default_time_zone
+    if time_zone not in _TIME_ZONES:
+        raise ReportSpecError("tz", f"unknown time zone {time_zone!r}; use an IANA name")
+    try:
+        tz = ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ReportSpecError("tz", f"unknown time zone {time_zone!r}") from None
+
+    granularity = _one(params, "granularity") or DEFAULT_GRANULARITY
+    if granularity not in GRANULARITY_MINUTES:
+        raise ReportSpecError("granularity", _choices(granularity, GRANULARITY_MINUTES))
+    minutes = GRANULARITY_MINUTES[granularity]
+
+    range_name = _one(params, "range") or ("custom" if _one(params, "start") else DEFAULT_RANGE)
+    if range_name not in RANGES:
+        raise ReportSpecError("range", _choices(range_name, RANGES))
+    start, end = _resolve_range(range_name, params, now=now, tz=tz)
+
+    start = bucket_floor(start, tz=tz, minutes=minutes)
+    end = bucket_ceil(end, tz=tz, minutes=minutes)
+    latest_end = bucket_ceil(now, tz=tz, minutes=minutes)
+    if start >= latest_end:
+        raise ReportSpecError("start", "the range starts in the future")
+    end = min(end, latest_end)
+    if end <= start:
+        raise ReportSpecError("end", "must be after start")
+    max_days = settings.REPORT_MAX_RANGE_DAYS
+    # One extra bucket of slack: snapping outwards may push a full-length range over by one.
+    if end - start > timedelta(days=max_days, minutes=minutes):
+        raise ReportSpecError("end", f"the range may span at most {max_days} days")
+
+    source = _one(params, "source") or SOURCES[0]
+    if source not in SOURCES:
+        raise ReportSpecError("source", _choices(source, SOURCES))
+
+    view_id = _one(params, "view") or DEFAULT_VIEW
+    if not _ID_RE.match(view_id):
+        raise ReportSpecError("view", "must be 1-64 letters, digits, '-' or '_'")
+
+    return ReportSpec(
+        start=start,
+        end=end,
+        granularity=granularity,
+        time_zone=time_zone,
+        media_types=_choice_list(params, "type", MEDIA_TYPES),
+        directions=_choice_list(params, "direction", DIRECTIONS),
+        queue_ids=_id_list(params, "queue"),
+        view_id=view_id,
+        source=source,
+    )
+
+
+def bucket_floor(moment: datetime, *, tz: ZoneInfo, minutes: int) -> datetime:
+    """The start (UTC) of the report bucket that holds `moment`, with edges on local time."""
+    local = moment.astimezone(tz)
+    if minutes >= 1440:
+        return _local_midnight(local.date(), tz)
+    minute_of_day = local.hour * 60 + local.minute
+    floored = local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(
+        minutes=minute_of_day - minute_of_day % minutes
+    )
+    # Wall-clock arithmetic above keeps the offset of `local`: re-attach it through UTC so a
+    # floor that crosses a DST change still names a real instant.
+    return (floored.replace(tzinfo=None) - local.utcoffset()).replace(tzinfo=UTC)  # type: ignore[operator]
+
+
+def bucket_ceil(moment: datetime, *, tz: ZoneInfo, minutes: int) -> datetime:
+    floor = bucket_floor(moment, tz=tz, minutes=minutes)
+    if floor == moment.astimezone(UTC):
+        return floor
+    if minutes >= 1440:
+        next_day = moment.astimezone(tz).date() + timedelta(days=1)
+        return _local_midnight(next_day, tz)
+    return floor + timedelta(minutes=minutes)
+
+
+def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    # Where DST skips midnight (e.g. America/Santiago), zoneinfo resolves the missing 00:00
+    # with the old offset, which lands on the first instant that exists: the day's real start.
+    return datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC)
+
+
+def _resolve_range(
+    range_name: str, params: Mapping[str, str | list[str]], *, now: datetime, tz: ZoneInfo
+) -> tuple[datetime, datetime]:
+    today = now.astimezone(tz).date()
+    if range_name == "today":
+        return _local_midnight(today, tz), now
+    if range_name == "yesterday":
+        return _local_midnight(today - timedelta(days=1), tz), _local_midnight(today, tz)
+    if range_name == "last_24h":
+        return now - timedelta(hours=24), now
+    if range_name == "last_7d":
+        return now - timedelta(days=7), now
+    start_text, end_text = _one(params, "start"), _one(params, "end")
+    if not start_text:
+        raise ReportSpecError("start", "required for a custom range (YYYY-MM-DD or ISO 8601)")
+    if not end_text:
+        raise ReportSpecError("end", "required for a custom range (YYYY-MM-DD or ISO 8601)")
+    start = _parse_moment("start", start_text, tz=tz, end_of_day=False)
+    end = _parse_moment("end", end_text, tz=tz, end_of_day=True)
+    if end <= start:
+        raise ReportSpecError("end", "must be after start")
+    return start, end
+
+
+def _parse_moment(name: str, text: str, *, tz: ZoneInfo, end_of_day: bool) -> datetime:
+    """A date is a whole local day (an end date includes that day); a datetime without an
+    offset is local time in the report's zone."""
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return _local_midnight(day + timedelta(days=1) if end_of_day else day, tz)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ReportSpecError(
+            name, f"{text[:40]!r} is not a date (YYYY-MM-DD) or ISO 8601 datetime"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=tz)
+    return moment.astimezone(UTC)
+
+
+def _values(params: Mapping[str, str | list[str]], name: str) -> list[str]:
+    raw = params.get(name, [])
+    items = [raw] if isinstance(raw, str) else list(raw)
+    # Accept both ?type=voice&type=chat and ?type=voice,chat.
+    return [part.strip() for item in items for part in item.split(",") if part.strip()]
+
+
+def _one(params: Mapping[str, str | list[str]], name: str) -> str:
+    values = _values(params, name)
+    if len(values) > 1:
+        raise ReportSpecError(name, "give one value")
+    return values[0] if values else ""
+
+
+def _choice_list(
+    params: Mapping[str, str | list[str]], name: str, allowed: Iterable[str]
+) -> tuple[str, ...]:
+    allowed = tuple(allowed)
+    values = sorted(set(_values(params, name)))
+    for value in values:
+        if value not in allowed:
+            raise ReportSpecError(name, _choices(value, allowed))
+    # Asking for every value is the same report as asking for none: one key for both.
+    return () if set(values) == set(allowed) else tuple(values)
+
+
+def _id_list(params: Mapping[str, str | list[str]], name: str) -> tuple[str, ...]:
+    values = sorted(set(_values(params, name)))
+    for value in values:
+        if not _ID_RE.match(value):
+            raise ReportSpecError(name, f"{value[:70]!r} is not a valid id")
+    return tuple(values)
+
+
+def _choices(value: str, allowed: Iterable[str]) -> str:
+    return f"{value[:40]!r} is not allowed; choose one of {', '.join(allowed)}"
+
+
+def _iso_utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
