@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import redis
 from django.conf import settings
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from analytics_worker.reports import SCHEMA_VERSION
 
@@ -20,14 +22,20 @@ _client: redis.Redis | None = None
 def get_redis() -> redis.Redis:
     global _client
     if _client is None:
-        # Short timeouts: a dead Redis must become a clear "cache unavailable", not a hung page.
-        _client = redis.Redis.from_url(
-            settings.REPORT_CACHE_REDIS_URL,
-            socket_timeout=2,
-            socket_connect_timeout=2,
-            health_check_interval=30,
-        )
+        _client = connect(settings.REPORT_CACHE_REDIS_URL)
     return _client
+
+
+def connect(url: str) -> redis.Redis:
+    # Short timeouts and one quick retry: a dead Redis must become a clear "cache unavailable"
+    # within a second, not a page that hangs through redis-py's default backoff.
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=2,
+        socket_connect_timeout=1,
+        retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), retries=1),
+        health_check_interval=30,
+    )
 
 
 def redis_key(*parts: str) -> str:

@@ -30,6 +30,8 @@ DEFAULT_VIEW = "all"
 # A report whose range reaches into the last two hours is live: Genesys stamps a metric when it
 # completes (a long call lands in a later interval), so recent buckets still change.
 LIVE_WINDOW = timedelta(hours=2)
+# Custom range bounds (years, UTC).
+MIN_YEAR, MAX_YEAR = 1970, 9998
 
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _TIME_ZONES = frozenset(available_timezones())
@@ -169,27 +171,92 @@ def report_spec_build(
 
 
 def bucket_floor(moment: datetime, *, tz: ZoneInfo, minutes: int) -> datetime:
-    """The start (UTC) of the report bucket that holds `moment`, with edges on local time."""
+    """The start (UTC) of the report bucket that holds `moment`, with edges on local time.
+
+    It is the latest bucket edge at or before `moment`, and an edge is its own floor: the
+    normalizer finds edges as the instants t with bucket_floor(t) == t.
+    """
     local = moment.astimezone(tz)
     if minutes >= 1440:
-        return _local_midnight(local.date(), tz)
+        day = local.date()
+        floor = _local_midnight(day, tz)
+        # A fall-back across midnight (Atlantic Canada went 00:01 -> 23:01 until 2011) shows
+        # yesterday's date again after today's midnight has passed: the later midnight wins.
+        following = _local_midnight(day + timedelta(days=1), tz)
+        return following if following <= moment else floor
     minute_of_day = local.hour * 60 + local.minute
-    floored = local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(
+    floored = local.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None) + timedelta(
         minutes=minute_of_day - minute_of_day % minutes
     )
-    # Wall-clock arithmetic above keeps the offset of `local`: re-attach it through UTC so a
-    # floor that crosses a DST change still names a real instant.
-    return (floored.replace(tzinfo=None) - local.utcoffset()).replace(tzinfo=UTC)  # type: ignore[operator]
+    offset = local.utcoffset()
+    assert offset is not None
+    # Usually the floored wall time has the offset of `local`: the clock ran straight from the
+    # floor to `moment`, so nothing else can be the latest edge.
+    same_offset = (floored - offset).replace(tzinfo=UTC)
+    if same_offset.astimezone(tz).utcoffset() == offset:
+        return same_offset
+    # The offset changed in between. The floored wall time may have happened twice (a
+    # fall-back; on Lord Howe only 30 minutes, in Chatham not on an edge) or never (inside a
+    # spring-forward gap, whose end then starts the bucket). Keep the latest reading that is a
+    # real edge at or before `moment`.
+    readings = {
+        same_offset,
+        floored.replace(tzinfo=tz, fold=0).astimezone(UTC),
+        floored.replace(tzinfo=tz, fold=1).astimezone(UTC),
+    }
+    edges = [t for t in readings if t <= moment and _is_edge(t, tz=tz, minutes=minutes)]
+    if edges:
+        return max(edges)
+    # Not seen in real zones since 1970: the wall time was skipped mid-gap, so the bucket before
+    # the gap runs on.
+    return bucket_floor(min(readings) - timedelta(microseconds=1), tz=tz, minutes=minutes)
+
+
+def _is_edge(moment: datetime, *, tz: ZoneInfo, minutes: int) -> bool:
+    """A sub-day bucket starts here: the wall clock shows a multiple of the granularity, or
+    it has just jumped forward over one (the first instant after a spring-forward gap)."""
+    local = moment.astimezone(tz)
+    wall = local.replace(tzinfo=None)
+    if wall.second == 0 and wall.microsecond == 0 and (wall.hour * 60 + wall.minute) % minutes == 0:
+        return True
+    jump = local.utcoffset() - (moment - timedelta(microseconds=1)).astimezone(tz).utcoffset()  # type: ignore[operator]
+    if jump <= timedelta(0):
+        return False
+    gap_start = wall - jump
+    since_midnight = gap_start - gap_start.replace(hour=0, minute=0, second=0, microsecond=0)
+    next_multiple = gap_start + (-since_midnight) % timedelta(minutes=minutes)
+    return next_multiple < wall
 
 
 def bucket_ceil(moment: datetime, *, tz: ZoneInfo, minutes: int) -> datetime:
+    """The first bucket edge at or after `moment`."""
     floor = bucket_floor(moment, tz=tz, minutes=minutes)
     if floor == moment.astimezone(UTC):
         return floor
+    return _next_edge(floor, tz=tz, minutes=minutes)
+
+
+def _next_edge(edge: datetime, *, tz: ZoneInfo, minutes: int) -> datetime:
+    """The first bucket edge after `edge` (itself an edge).
+
+    `edge + minutes` is not enough: across DST a bucket may be shorter or longer than its
+    granularity (a 25-hour day; Lord Howe's 90-minute hour on its 30-minute fall-back).
+    """
     if minutes >= 1440:
-        next_day = moment.astimezone(tz).date() + timedelta(days=1)
-        return _local_midnight(next_day, tz)
-    return floor + timedelta(minutes=minutes)
+        day = edge.astimezone(tz).date()
+        while True:
+            # The loop only repeats where a whole local day was skipped (Samoa, 2011-12-30).
+            day += timedelta(days=1)
+            following = _local_midnight(day, tz)
+            if following > edge:
+                return following
+    # Real UTC offsets are whole quarter hours, so probing every 15 minutes finds the next edge:
+    # the first probe whose floor moves past `edge` has that edge as its floor.
+    step = timedelta(minutes=15)
+    probe = edge + step
+    while (floor := bucket_floor(probe, tz=tz, minutes=minutes)) <= edge:
+        probe += step
+    return floor
 
 
 def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
@@ -228,15 +295,23 @@ def _parse_moment(name: str, text: str, *, tz: ZoneInfo, end_of_day: bool) -> da
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
-            return _local_midnight(day + timedelta(days=1) if end_of_day else day, tz)
-        moment = datetime.fromisoformat(text)
+            moment = _local_midnight(day + timedelta(days=1) if end_of_day else day, tz)
+        else:
+            moment = datetime.fromisoformat(text)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=tz)
+            moment = moment.astimezone(UTC)
     except ValueError:
         raise ReportSpecError(
             name, f"{text[:40]!r} is not a date (YYYY-MM-DD) or ISO 8601 datetime"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=tz)
-    return moment.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 pushed past datetime's range by an offset
+        moment = None
+    # Outside these years an offset or a bucket edge may overflow datetime, a year before 1000
+    # does not survive to_dict(), and before 1970 offsets were not whole minutes (local mean time).
+    if moment is None or not MIN_YEAR <= moment.year <= MAX_YEAR:
+        raise ReportSpecError(name, f"must be between {MIN_YEAR} and {MAX_YEAR}")
+    return moment
 
 
 def _values(params: Mapping[str, str | list[str]], name: str) -> list[str]:

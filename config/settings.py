@@ -13,6 +13,8 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
+from analytics_worker.genesys.regions import DEFAULT_REGION, UnknownRegion, region_hosts
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 load_dotenv(BASE_DIR / ".env")
 
@@ -148,6 +150,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # redelivers tasks that are still running.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 660, minimum=1),
+    # Look for such orphaned tasks every 5 s (kombu's default is every ~100 s).
+    "unacked_restore_interval": 5,
+    "unacked_restore_throttle": 1,
 }
 
 # --- Genesys Cloud / data source --------------------------------------------------------------------
@@ -157,15 +162,24 @@ GENESYS_CLIENT_SECRET = env_str("GENESYS_CLIENT_SECRET")
 GENESYS_SIMULATOR = env_bool("GENESYS_SIMULATOR", not GENESYS_CLIENT_ID)
 GENESYS_SIM_CLIENT_ID = env_str("GENESYS_SIM_CLIENT_ID", "sim-client")
 GENESYS_SIM_CLIENT_SECRET = env_str("GENESYS_SIM_CLIENT_SECRET", "sim-secret")
+# The real org's region, as its domain (mypurecloud.ie, usw2.pure.cloud, ...) or SDK name
+# (eu_west_1): it gives the API host api.<domain> and the login host login.<domain>. An explicit
+# GENESYS_API_URL (the simulator, a proxy) overrides it.
+GENESYS_REGION = env_str("GENESYS_REGION", DEFAULT_REGION)
+try:
+    _region = region_hosts(GENESYS_REGION)
+except UnknownRegion as error:
+    raise ImproperlyConfigured(f"GENESYS_REGION: {error}") from None
 if not GENESYS_CLIENT_ID and GENESYS_SIMULATOR:
     # No real org: talk to the simulated org that this same site serves under /sim/.
     GENESYS_CLIENT_ID = GENESYS_SIM_CLIENT_ID
     GENESYS_CLIENT_SECRET = GENESYS_SIM_CLIENT_SECRET
     _default_api = f"{SITE_URL.rstrip('/')}/sim"
 else:
-    _default_api = "https://api.mypurecloud.com"
+    _default_api = _region.api_url
 GENESYS_API_URL = env_str("GENESYS_API_URL", _default_api).rstrip("/")
-# The real login host is the API host with "api." replaced by "login." (every official SDK does so).
+# The real login host is the API host with "api." replaced by "login." (every official SDK does
+# so): login.<domain> for a region; the simulator serves both under the same /sim/.
 GENESYS_LOGIN_URL = env_str(
     "GENESYS_LOGIN_URL", GENESYS_API_URL.replace("//api.", "//login.", 1)
 ).rstrip("/")
@@ -185,18 +199,23 @@ GENESYS_SIM_CONVERSATIONS_PER_DAY = env_int("GENESYS_SIM_CONVERSATIONS_PER_DAY",
 GENESYS_SIM_TOKEN_TTL = env_int("GENESYS_SIM_TOKEN_TTL", 86400, minimum=1)
 GENESYS_SIM_RATE_LIMIT_PER_MINUTE = env_int("GENESYS_SIM_RATE_LIMIT_PER_MINUTE", 300, minimum=1)
 GENESYS_SIM_MAX_PAGE_SIZE = env_int("GENESYS_SIM_MAX_PAGE_SIZE", 500, minimum=1)
-# Fault injection for demos, e.g. "429x3" or "500x2,slow=2": see genesys_sim/README.md.
+# Faults for the next API requests, queued once in Redis, e.g. "429x3,500x2,slow:2": see
+# genesys_sim/README.md. A bad spec stops the server at boot.
 GENESYS_SIM_FAULTS = env_str("GENESYS_SIM_FAULTS")
 
 # --- Reports ------------------------------------------------------------------------------------
 REPORT_MAX_RANGE_DAYS = env_int("REPORT_MAX_RANGE_DAYS", 31, minimum=1)
+# The zone of a report that names none: the default dashboard view and the saved reports beat
+# keeps warm. Set it to the contact centre's own zone (an IANA name).
+REPORT_DEFAULT_TIME_ZONE = env_str("REPORT_DEFAULT_TIME_ZONE", "UTC")
 # A report that touches the last two hours is "live": its newest buckets still change.
 # Fresh: served as is. Stale (past fresh, within TTL): served with its age while one refresh runs.
-# The TTLs are the tutorial's (30 min live, 4 h historical); past the TTL a report is a miss.
+# The tutorial's figures: 30 min for live reports (TTL), 4 h for historical ones (freshness);
+# past its TTL a report is a miss.
 REPORT_LIVE_FRESH_SECONDS = env_int("REPORT_LIVE_FRESH_SECONDS", 120, minimum=1)
 REPORT_LIVE_TTL_SECONDS = env_int("REPORT_LIVE_TTL_SECONDS", 1800, minimum=1)
-REPORT_HISTORICAL_FRESH_SECONDS = env_int("REPORT_HISTORICAL_FRESH_SECONDS", 3600, minimum=1)
-REPORT_HISTORICAL_TTL_SECONDS = env_int("REPORT_HISTORICAL_TTL_SECONDS", 14400, minimum=1)
+REPORT_HISTORICAL_FRESH_SECONDS = env_int("REPORT_HISTORICAL_FRESH_SECONDS", 14400, minimum=1)
+REPORT_HISTORICAL_TTL_SECONDS = env_int("REPORT_HISTORICAL_TTL_SECONDS", 86400, minimum=1)
 
 LOGGING = {
     "version": 1,
@@ -205,3 +224,34 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# The whole beat schedule, in one place.
+CELERY_BEAT_SCHEDULE = {
+    # Every minute: start fetches for saved reports that are due (each has its own interval).
+    "refresh-due-reports": {"task": "analytics_worker.refresh_due_reports", "schedule": 60.0},
+    # Every minute: free single-flight locks whose job ended or died (ghost locks).
+    "reap-locks": {"task": "analytics_worker.reap_locks", "schedule": 60.0},
+}
+
+# --- Dashboard ---------------------------------------------------------------------------------
+# Every response forbids inline script: data reaches the page's JS only through json_script
+# blocks, data-* attributes and the JSON API, so an injected <script> can never run.
+DASHBOARD_CONTENT_SECURITY_POLICY = env_str(
+    "DASHBOARD_CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+)
+# Outermost, so even a redirect made by another middleware carries the header.
+MIDDLEWARE = ["dashboard.middleware.content_security_policy_middleware", *MIDDLEWARE]
+# With Redis down the page fetches the report itself; past this budget it gives up with a 503
+# rather than hold a web worker (and the supervisor) for a slow or rate-limited Genesys.
+DASHBOARD_INLINE_FETCH_SECONDS = env_int("DASHBOARD_INLINE_FETCH_SECONDS", 10, minimum=1)
+# One "Refresh now" per user per report in this many seconds: a double click or an impatient
+# supervisor must not spend the shared Genesys rate budget twice.
+DASHBOARD_REFRESH_COOLDOWN_SECONDS = env_int("DASHBOARD_REFRESH_COOLDOWN_SECONDS", 30, minimum=1)
+# Report reads per user per minute (page loads and /api/report; job polling is not counted).
+# Any read may start a Genesys fetch, so a runaway script or tab must not drain the shared budget;
+# a person clicking through filters or a wallboard stays far below it.
+DASHBOARD_REPORT_READS_PER_MINUTE = env_int("DASHBOARD_REPORT_READS_PER_MINUTE", 60, minimum=1)
+# Logging out lands on the login page rather than the admin's "logged out" page.
+LOGOUT_REDIRECT_URL = "login"

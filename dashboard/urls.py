@@ -6,4 +6,10 @@ from dashboard import views
 
 urlpatterns = [
     path("", views.index, name="dashboard-index"),
+    path("api/report", views.api_report, name="dashboard-api-report"),
+    path("api/jobs/<str:job_id>", views.api_job, name="dashboard-api-job"),
+    path("export.csv", views.export_csv, name="dashboard-export-csv"),
+    path("export.json", views.export_json, name="dashboard-export-json"),
+    path("refresh", views.refresh, name="dashboard-refresh"),
+    path("healthz", views.healthz, name="dashboard-healthz"),
 ]

@@ -1,0 +1,176 @@
+"""Redis: report results, job status, single-flight locks and freshness.
+
+Keys (all under redis_client.KEY_PREFIX, which carries the schema version):
+- `result:<report key>`: hash {payload: JSON bytes, fresh_until: epoch s, as_of: epoch s}, with
+  the report's TTL. A hit is one HMGET, and the payload goes to the client as it is.
+- `lock:<report key>`: the id of the one job fetching that report (SET NX, with expiry).
+- `job:<job id>`: hash of the job's progress, for the page to poll.
+- `error:<report key>`: the last failure of that report, for the page and the admin.
+Every Redis failure surfaces as CacheUnavailable, so callers can degrade instead of crashing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
+import redis
+
+from analytics_worker.redis_client import get_redis, redis_key
+
+JobState = Literal["queued", "fetching", "waiting", "done", "failed"]
+TERMINAL_STATES = ("done", "failed")
+# Long enough for a page to read a finished job's outcome, short enough not to pile up.
+JOB_TTL_SECONDS = 24 * 3600
+REPORT_ERROR_TTL_SECONDS = 24 * 3600
+
+# Delete the lock only if it still names this job: after an expiry another job may own it.
+_RELEASE_LOCK = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+
+class CacheUnavailable(Exception):
+    """Redis did not answer; the message is safe to show."""
+
+
+@contextmanager
+def _redis_errors() -> Iterator[None]:
+    try:
+        yield
+    except redis.RedisError as exc:
+        raise CacheUnavailable(
+            f"The report cache (Redis) is unavailable: {exc.__class__.__name__}"
+        ) from exc
+
+
+@dataclass(frozen=True)
+class CachedReport:
+    payload: bytes  # the JSON document, ready to send
+    fresh_until: float
+    as_of: float
+
+    def is_fresh(self, *, now: float) -> bool:
+        return now < self.fresh_until
+
+
+def result_get(*, report_key: str) -> CachedReport | None:
+    with _redis_errors():
+        payload, fresh_until, as_of = get_redis().hmget(
+            redis_key("result", report_key), "payload", "fresh_until", "as_of"
+        )
+    if payload is None or fresh_until is None or as_of is None:
+        return None
+    return CachedReport(payload=payload, fresh_until=float(fresh_until), as_of=float(as_of))
+
+
+def result_put(
+    *, report_key: str, payload: bytes, as_of: float, fresh_seconds: int, ttl_seconds: int
+) -> None:
+    """Replace the result in one MULTI, so a reader sees the old result or the new, never half."""
+    key = redis_key("result", report_key)
+    with _redis_errors():
+        pipe = get_redis().pipeline(transaction=True)
+        pipe.delete(key)
+        pipe.hset(
+            key,
+            mapping={"payload": payload, "fresh_until": as_of + fresh_seconds, "as_of": as_of},
+        )
+        pipe.expire(key, ttl_seconds)
+        pipe.delete(redis_key("error", report_key))
+        pipe.execute()
+
+
+def result_mark_stale(*, report_key: str) -> None:
+    """Make the next read of a cached result stale, so it is served while a refresh runs."""
+    with _redis_errors():
+        get_redis().hset(redis_key("result", report_key), "fresh_until", 0)
+
+
+def lock_acquire(*, report_key: str, job_id: str, ttl_seconds: int) -> bool:
+    with _redis_errors():
+        return bool(get_redis().set(redis_key("lock", report_key), job_id, nx=True, ex=ttl_seconds))
+
+
+def lock_holder(*, report_key: str) -> str | None:
+    with _redis_errors():
+        value = get_redis().get(redis_key("lock", report_key))
+    return value.decode() if value is not None else None
+
+
+def lock_release(*, report_key: str, job_id: str) -> None:
+    with _redis_errors():
+        get_redis().eval(_RELEASE_LOCK, 1, redis_key("lock", report_key), job_id)
+
+
+def lock_report_keys() -> Iterator[str]:
+    prefix = redis_key("lock", "")
+    with _redis_errors():
+        for key in get_redis().scan_iter(match=prefix + "*", count=500):
+            yield key.decode()[len(prefix) :]
+
+
+def job_create(*, job_id: str, report_key: str, spec: dict[str, Any]) -> None:
+    now = time.time()
+    with _redis_errors():
+        pipe = get_redis().pipeline(transaction=True)
+        pipe.hset(
+            redis_key("job", job_id),
+            mapping={
+                "state": "queued",
+                "report_key": report_key,
+                "spec": orjson.dumps(spec),
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+        pipe.expire(redis_key("job", job_id), JOB_TTL_SECONDS)
+        pipe.execute()
+
+
+def job_update(*, job_id: str, **fields: str | int | float) -> None:
+    fields["updated_at"] = time.time()
+    with _redis_errors():
+        pipe = get_redis().pipeline(transaction=True)
+        pipe.hset(redis_key("job", job_id), mapping=fields)
+        pipe.expire(redis_key("job", job_id), JOB_TTL_SECONDS)
+        pipe.execute()
+
+
+def job_get(*, job_id: str) -> dict[str, str] | None:
+    with _redis_errors():
+        raw = get_redis().hgetall(redis_key("job", job_id))
+    if not raw:
+        return None
+    return {k.decode(): v.decode() for k, v in raw.items()}
+
+
+def report_error_put(*, report_key: str, message: str, at: float) -> None:
+    with _redis_errors():
+        get_redis().set(
+            redis_key("error", report_key),
+            orjson.dumps({"message": message, "at": at}),
+            ex=REPORT_ERROR_TTL_SECONDS,
+        )
+
+
+def report_error_get(*, report_key: str) -> dict[str, Any] | None:
+    with _redis_errors():
+        raw = get_redis().get(redis_key("error", report_key))
+    return orjson.loads(raw) if raw else None
+
+
+def throttle_hit(*, name: str, limit: int, window_seconds: int) -> bool:
+    """Count one event in a fixed window; False once `limit` is passed (cooldowns, per-user caps)."""
+    key = redis_key("throttle", name, str(int(time.time() // window_seconds)))
+    with _redis_errors():
+        pipe = get_redis().pipeline(transaction=True)
+        pipe.incr(key)
+        pipe.expire(key, window_seconds + 1)
+        count, _ = pipe.execute()
+    return int(count) <= limit

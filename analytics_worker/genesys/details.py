@@ -1,0 +1,276 @@
+"""The Genesys Cloud conversation details source (reference Q4):
+POST /api/v2/analytics/conversations/details/query, paged by page number.
+
+Each conversation is reduced to the GraphQL contract's Conversation dict (DESIGN.md section 2),
+so the normaliser takes either source unchanged, plus a few keys the contract lacks, for the
+contact-centre KPIs (all times in seconds; None where they do not apply):
+
+    queueId       the first queue the conversation entered
+    offered       a queue offered it (nOffered)
+    answered      an agent answered it (tAnswered); abandoned: the customer left the queue (tAbandon)
+    answeredInSl  answered within the queue's service level (answered, and no nOverSla)
+    answerTime    time to answer (tAnswered), talkTime, acwTime, handleTime (tTalk, tAcw, tHandle)
+
+and, as the contract defines them, metrics.duration = end - start (None while it is going on),
+metrics.waitTime = time in queue until answered or abandoned (tAnswered + tAbandon; None when it
+never queued), metrics.holdTime = time on hold (tHeld), None unless an agent answered.
+
+How the paging stays exact (reference Q4, "Limits and paging behaviour"):
+- Pages are asked for in conversationStart order until one comes back without `conversations`.
+- Pages shift while data arrives, so a conversation may come twice: it is yielded once (by id).
+- Genesys searches whole days ("conversations that started on a day touched by the interval"),
+  so conversations outside the interval may come too: only those that START inside it are kept
+  (the attribution rule), and intervals are cut at UTC midnights, at most 7 days long (the
+  guide's limit without a filter).
+- pageNumber x pageSize may not pass 100,000. Before the page that would, the scan goes on with
+  a new interval starting at the latest conversation start served so far.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from analytics_worker.genesys.errors import GenesysBadRequest, GenesysProtocolError
+from analytics_worker.genesys.http import FetchProgress, genesys_request
+from analytics_worker.reports import DEFAULT_VIEW, ReportSpec
+
+DETAILS_PATH = "/api/v2/analytics/conversations/details/query"
+# The largest page every source agrees Genesys accepts (Splunk: 100; a Genesys blog: 200).
+PAGE_SIZE = 100
+PAGINATION_CAP = 100_000
+MAX_INTERVAL = timedelta(days=7)
+
+
+def details_conversation_pages(
+    *, spec: ReportSpec, progress: FetchProgress | None = None, page_size: int = PAGE_SIZE
+) -> Iterator[list[dict[str, Any]]]:
+    """Yield each page's conversations as records (see the module docstring), each conversation
+    once, in start order. Raises a GenesysError when Genesys refuses, or when more than 100,000
+    conversations start in the same millisecond (the only case the cap cannot be paged past)."""
+    view_refuse(spec)
+    if not 1 <= page_size <= PAGINATION_CAP:
+        raise ValueError(f"page_size must be 1 to {PAGINATION_CAP}, not {page_size}")
+    last_page = PAGINATION_CAP // page_size
+    for chunk_start, chunk_end in _chunks(spec.start, spec.end):
+        # id -> start of what this scan served. One scan serves at most 100,000 conversations,
+        # and scans of different chunks never share one, so memory stays bounded.
+        served: dict[str, datetime] = {}
+        scan_start, page_number, latest = chunk_start, 1, chunk_start
+        while True:
+            body = genesys_request(
+                "POST",
+                DETAILS_PATH,
+                json=details_query_body(
+                    spec=spec,
+                    start=scan_start,
+                    end=chunk_end,
+                    page_number=page_number,
+                    page_size=page_size,
+                ),
+                progress=progress,
+            )
+            conversations = _page_conversations(body)
+            if not conversations:
+                break
+            records = []
+            for conversation in conversations:
+                record = details_record(conversation)
+                start = _parse_time(record["startTime"], "conversationStart")
+                if not scan_start <= start < chunk_end or record["id"] in served:
+                    continue
+                served[record["id"]] = start
+                latest = max(latest, start)
+                records.append(record)
+            yield records
+            if page_number < last_page:
+                page_number += 1
+                continue
+            # The next page would pass the cap. Conversations come in start order, so all that
+            # start before `latest` have been served; those AT `latest` stay in `served`.
+            if latest <= scan_start:
+                raise GenesysProtocolError(
+                    f"Genesys's details query cannot page past {PAGINATION_CAP:,} results, and "
+                    f"starting a new interval at {_iso_utc(scan_start)} did not get past them "
+                    "(Genesys searches whole days): narrow the filters, or use the aggregates "
+                    "source"
+                )
+            served = {cid: at for cid, at in served.items() if at >= latest}
+            scan_start, page_number = latest, 1
+
+
+def details_query_body(
+    *, spec: ReportSpec, start: datetime, end: datetime, page_number: int, page_size: int
+) -> dict[str, Any]:
+    """The ConversationQuery for one page. Direction is a conversation dimension
+    (originatingDirection); media type and queue are segment dimensions."""
+    body: dict[str, Any] = {
+        "interval": interval_text(start, end),
+        "order": "asc",
+        "orderBy": "conversationStart",
+        "paging": {"pageSize": page_size, "pageNumber": page_number},
+    }
+    conversation_filter = query_filter((("originatingDirection", spec.directions),))
+    segment_filter = query_filter((("mediaType", spec.media_types), ("queueId", spec.queue_ids)))
+    if conversation_filter:
+        body["conversationFilters"] = [conversation_filter]
+    if segment_filter:
+        body["segmentFilters"] = [segment_filter]
+    return body
+
+
+def query_filter(selections: Iterable[tuple[str, Sequence[str]]]) -> dict[str, Any] | None:
+    """A Genesys filter that ANDs the dimensions: one value is a predicate, several are an OR
+    clause (the shape of the reference's examples); an empty selection means "all"."""
+    predicates: list[dict[str, str]] = []
+    clauses: list[dict[str, Any]] = []
+    for dimension, values in selections:
+        if len(values) == 1:
+            predicates.append(_predicate(dimension, values[0]))
+        elif values:
+            clauses.append({"type": "or", "predicates": [_predicate(dimension, v) for v in values]})
+    if not predicates and not clauses:
+        return None
+    found: dict[str, Any] = {"type": "and"}
+    if predicates:
+        found["predicates"] = predicates
+    if clauses:
+        found["clauses"] = clauses
+    return found
+
+
+def _predicate(dimension: str, value: str) -> dict[str, str]:
+    return {"type": "dimension", "dimension": dimension, "operator": "matches", "value": value}
+
+
+def interval_text(start: datetime, end: datetime) -> str:
+    return f"{_iso_utc(start)}/{_iso_utc(end)}"
+
+
+def view_refuse(spec: ReportSpec) -> None:
+    """Views belong to the project's GraphQL contract; Genesys's REST analytics has none, and
+    silently ignoring one would show other queues' data."""
+    if spec.view_id != DEFAULT_VIEW:
+        raise GenesysBadRequest(
+            f"The Genesys REST analytics have no views, so the view {spec.view_id!r} cannot be "
+            f"applied: choose the view {DEFAULT_VIEW!r} and filter by queue instead"
+        )
+
+
+def details_record(conversation: Any) -> dict[str, Any]:
+    """An AnalyticsConversation reduced to the GraphQL Conversation shape plus KPI keys."""
+    if not isinstance(conversation, dict) or not isinstance(
+        conversation.get("conversationId"), str
+    ):
+        raise GenesysProtocolError("The details query answered a conversation without an id")
+    start_text, end_text = (
+        conversation.get("conversationStart"),
+        conversation.get("conversationEnd"),
+    )
+    start = _parse_time(start_text, "conversationStart")
+    end = _parse_time(end_text, "conversationEnd") if end_text else None
+
+    metrics: dict[str, int] = {}  # name -> total over every session (a transfer repeats some)
+    participants = []
+    media_type = queue_id = None
+    for participant in _dicts(conversation.get("participants")):
+        purpose = participant.get("purpose")
+        if purpose in _PARTICIPANT_TYPES:
+            participants.append(
+                {
+                    "id": participant.get("userId") or participant.get("participantId"),
+                    "type": _PARTICIPANT_TYPES[purpose],
+                }
+            )
+        for session in _dicts(participant.get("sessions")):
+            media_type = media_type or session.get("mediaType")
+            for metric in _dicts(session.get("metrics")):
+                name, value = metric.get("name"), metric.get("value")
+                if isinstance(name, str) and isinstance(value, int | float):
+                    metrics[name] = metrics.get(name, 0) + value
+            if queue_id is None and purpose == "acd":
+                queue_id = next(
+                    (s["queueId"] for s in _dicts(session.get("segments")) if s.get("queueId")),
+                    None,
+                )
+
+    def seconds(*names: str) -> float | None:
+        found = [metrics[name] for name in names if name in metrics]
+        return sum(found) / 1000 if found else None
+
+    answered = "tAnswered" in metrics
+    # The Complete variants are the session totals, emitted once the talk or hold is over.
+    talk = seconds("tTalkComplete") if "tTalkComplete" in metrics else seconds("tTalk")
+    hold = seconds("tHeldComplete") if "tHeldComplete" in metrics else seconds("tHeld")
+    return {
+        "id": conversation["conversationId"],
+        "type": media_type,
+        "direction": conversation.get("originatingDirection"),
+        "startTime": start_text,
+        "endTime": end_text,
+        "metrics": {
+            "duration": (end - start).total_seconds() if end is not None else None,
+            "waitTime": seconds("tAnswered", "tAbandon"),
+            "holdTime": (hold or 0.0) if answered else None,
+        },
+        "participants": participants,
+        "queueId": queue_id,
+        "offered": "nOffered" in metrics,
+        "answered": answered,
+        "abandoned": "tAbandon" in metrics,
+        "answeredInSl": answered and "nOverSla" not in metrics,
+        "answerTime": seconds("tAnswered"),
+        "talkTime": talk,
+        "acwTime": seconds("tAcw"),
+        "handleTime": seconds("tHandle"),
+    }
+
+
+# Genesys participant purpose -> the contract's participant type; the others (acd, ivr, ...) are
+# routing machinery, not people, and the contract has no place for them.
+_PARTICIPANT_TYPES = {"customer": "customer", "external": "customer", "agent": "agent"}
+
+
+def _dicts(value: Any) -> list[Mapping[str, Any]]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _page_conversations(body: Any) -> list[Any]:
+    if not isinstance(body, dict):
+        raise GenesysProtocolError(
+            "The details query answered with something other than a JSON object: check that "
+            "GENESYS_API_URL points at Genesys Cloud"
+        )
+    conversations = body.get("conversations") or []
+    if not isinstance(conversations, list):
+        raise GenesysProtocolError("The details query answered `conversations` that is not a list")
+    return conversations
+
+
+def _chunks(start: datetime, end: datetime) -> Iterator[tuple[datetime, datetime]]:
+    """[start, end) cut at UTC midnights into intervals of at most 7 days: Genesys searches the
+    days an interval touches, so an interval that ended mid-day would make the next one search
+    that day again."""
+    while start < end:
+        midnight = start.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        chunk_end = min(end, midnight + MAX_INTERVAL)
+        yield start, chunk_end
+        start = chunk_end
+
+
+def _parse_time(value: Any, field: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise GenesysProtocolError(
+            f"The details query answered a {field} that is not an ISO 8601 time: {value!r:.40}"
+        )
+    return moment
+
+
+def _iso_utc(moment: datetime) -> str:
+    # Milliseconds: a scan that resumes at a conversation's start must not round it away.
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

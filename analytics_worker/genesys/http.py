@@ -1,0 +1,420 @@
+"""THE one chokepoint for every call to Genesys (and the GraphQL source behind the same API host).
+
+genesys_request() adds the shared bearer token, keeps all workers together under one rate limit,
+retries what is worth retrying, and turns every failure into a GenesysError with a message that
+says what to do. Nothing else in the project talks HTTP to Genesys.
+
+Retries (reference Q7): 429 waits Retry-After (seconds or an HTTP date; Genesys always sends
+seconds since 2021), else exponential backoff with full jitter; 500/502/503/504, connection
+errors and timeouts back off the same way; a 200 with malformed JSON (usually a proxy cutting the
+body short) is retried twice. 400/403/404 and GraphQL errors are answers, not accidents: never
+retried. A 401 means the token expired or was revoked: drop it, retry once with a fresh one.
+
+Rate limit: Genesys allows 300 requests/minute per client-credentials token, and all workers share
+one token, so they share one budget (Redis): each request first reserves the next free slot,
+spaced 60/limit seconds apart; a 429 sets a shared "paused until" that every worker honours.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import redis
+import requests
+from django.conf import settings
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_before_delay,
+)
+
+from analytics_worker.genesys import clock
+from analytics_worker.genesys.auth import access_token_drop, access_token_get, client_fingerprint
+from analytics_worker.genesys.errors import (
+    GenesysAuthError,
+    GenesysBadRequest,
+    GenesysError,
+    GenesysPermissionError,
+    GenesysProtocolError,
+    GenesysRateLimited,
+    GenesysUnavailable,
+)
+from analytics_worker.redis_client import get_redis, redis_key
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 6  # one try and five retries
+MAX_RETRY_SECONDS = 120.0  # never start a wait that would end past this, counted from the 1st try
+BACKOFF_BASE_SECONDS = 2.0  # full jitter: wait uniform(0, min(cap, base * 2**(n-1)))
+BACKOFF_CAP_SECONDS = 30.0
+MALFORMED_JSON_ATTEMPTS = 3
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Slots are 2% wider than 60/limit: clock skew between hosts and network jitter then never push
+# more than `limit` requests into any 60-second window at Genesys.
+RATE_LIMIT_SAFETY = 1.02
+# Waits shorter than this (the limiter's usual 0.2 s spacing) are counted but not announced.
+ANNOUNCE_WAIT_SECONDS = 0.5
+
+# One session per process: keep-alive saves a TLS handshake per page.
+_session = requests.Session()
+
+
+@dataclass
+class FetchProgress:
+    """Counters for one fetch, shared by all its requests, so the job status can show them."""
+
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0  # 429s received
+    waited_seconds: float = 0.0
+    # Called before any wait longer than ANNOUNCE_WAIT_SECONDS, e.g.
+    # (12.0, "Genesys rate limit (429): waiting 12 s").
+    on_wait: Callable[[float, str], None] | None = None
+
+
+def genesys_request(
+    method: str,
+    path: str,
+    *,
+    json: Any = None,
+    params: Mapping[str, Any] | None = None,
+    progress: FetchProgress | None = None,
+) -> Any:
+    """Send one request to `settings.GENESYS_API_URL + path` and return the parsed JSON body
+    (None for an empty 204). Raises a GenesysError subclass when it cannot."""
+    if not path.startswith("/"):
+        raise ValueError(f"path must start with '/', not {path[:40]!r}")
+    call = _Call(method.upper(), path, json, params, progress or FetchProgress())
+    retrying = Retrying(
+        stop=stop_after_attempt(MAX_ATTEMPTS) | stop_before_delay(MAX_RETRY_SECONDS),
+        wait=_retry_wait,
+        retry=retry_if_exception_type(_Retryable),
+        before_sleep=call.before_retry_sleep,
+        sleep=lambda seconds: clock.sleep(seconds),  # late-bound, so tests can patch clock.sleep
+        retry_error_callback=_give_up,
+    )
+    return retrying(call.attempt)
+
+
+class _Retryable(Exception):
+    """One attempt failed in a way worth retrying. `error` is what the caller gets if the
+    retries run out; `retry_after` is Genesys's Retry-After, if it gave one."""
+
+    def __init__(self, error: GenesysError, *, what: str, retry_after: float | None = None) -> None:
+        super().__init__(what)
+        self.error = error
+        self.what = what  # for logs and the wait reason: "HTTP 503", "ConnectTimeout", ...
+        self.retry_after = retry_after
+
+
+@dataclass
+class _Call:
+    method: str
+    path: str
+    json: Any
+    params: Mapping[str, Any] | None
+    progress: FetchProgress
+    malformed: int = 0
+
+    def attempt(self) -> Any:
+        token = _token()
+        response = self.send(token)
+        if response.status_code == 401:
+            # Expired or revoked. Drop it only if no other worker has replaced it already, then
+            # take whatever access_token_get() has (one worker refreshes, the others reuse it).
+            logger.info(
+                "Genesys %s %s: HTTP 401, retrying once with a new token", self.method, self.path
+            )
+            access_token_drop(only_if=token)
+            self.progress.retries += 1
+            token = _token()
+            response = self.send(token)
+            if response.status_code == 401:
+                access_token_drop(only_if=token)
+                _, code, context_id = _error_details(response)
+                raise GenesysAuthError(code=code, context_id=context_id)
+        return self.parse(response)
+
+    def send(self, token: str) -> requests.Response:
+        _slot_reserve(self.progress)
+        self.progress.requests += 1
+        try:
+            return _session.request(
+                self.method,
+                settings.GENESYS_API_URL + self.path,
+                json=self.json,
+                params=self.params,
+                headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+                timeout=settings.GENESYS_HTTP_TIMEOUT,
+            )
+        except (
+            requests.ConnectionError,
+            requests.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+        ) as exc:
+            what = type(exc).__name__
+            raise _Retryable(
+                GenesysUnavailable(
+                    f"Could not reach Genesys at {settings.GENESYS_API_URL} for {self.method} "
+                    f"{self.path} ({what}) through the retries: check "
+                    "GENESYS_API_URL and the network, then try again"
+                ),
+                what=what,
+            ) from None
+
+    def parse(self, response: requests.Response) -> Any:
+        status = response.status_code
+        if 200 <= status < 300:
+            if status == 204 or (not response.content and status != 200):
+                return None
+            try:
+                return orjson.loads(response.content)
+            except orjson.JSONDecodeError:
+                self.malformed += 1
+                error = GenesysProtocolError(
+                    f"Genesys answered {self.method} {self.path} with malformed JSON "
+                    f"{self.malformed} times (HTTP {status}, {len(response.content)} bytes). "
+                    "This is usually a proxy cutting responses short: try again, and if it "
+                    "persists check what sits between this server and GENESYS_API_URL",
+                    status=status,
+                )
+                if self.malformed >= MALFORMED_JSON_ATTEMPTS:
+                    raise error from None
+                raise _Retryable(error, what="malformed JSON") from None
+
+        message, code, context_id = _error_details(response)
+        said = f": {message}" if message else ""
+        where = f"{self.method} {self.path}"
+
+        def error(cls: type[GenesysError], text: str) -> GenesysError:
+            return cls(text, status=status, code=code, context_id=context_id)
+
+        if status == 429:
+            self.progress.rate_limited += 1
+            retry_after = clock.retry_after_seconds(
+                response.headers.get("Retry-After"), now=clock.now()
+            )
+            if retry_after is not None:
+                _pause_all(clock.now() + retry_after)
+            last = f", last Retry-After {retry_after:.0f} s" if retry_after is not None else ""
+            raise _Retryable(
+                GenesysRateLimited(
+                    f"Genesys kept rate limiting {where} (HTTP 429{last}) until the retries ran "
+                    "out: try again in a few minutes; if it keeps happening, lower "
+                    "GENESYS_RATE_LIMIT_PER_MINUTE or refresh fewer reports at once",
+                    retry_after=retry_after,
+                    code=code,
+                    context_id=context_id,
+                ),
+                what="HTTP 429",
+                retry_after=retry_after,
+            )
+        if status in RETRY_STATUSES:
+            raise _Retryable(
+                error(
+                    GenesysUnavailable,
+                    f"Genesys is unavailable for {where} (HTTP {status}{said}) and stayed so "
+                    "through the retries: try again later (status.mypurecloud.com shows outages)",
+                ),
+                what=f"HTTP {status}",
+            )
+        if status == 400:
+            raise error(
+                GenesysBadRequest,
+                f"Genesys refused {where} (HTTP 400{said}): check the report's date range and "
+                "filters",
+            )
+        if status == 403:
+            # Genesys names the missing permission (or the view/division) in the message.
+            raise error(
+                GenesysPermissionError,
+                f"Genesys denied {where} (HTTP 403{said}): give the OAuth client's role the "
+                "permission named here, or choose a view it may see",
+            )
+        if status == 404:
+            raise error(
+                GenesysError,
+                f"Genesys has no {where} (HTTP 404{said}): check GENESYS_API_URL and the ids in "
+                "the request",
+            )
+        raise error(GenesysError, f"Genesys answered {where} with HTTP {status}{said}")
+
+    def before_retry_sleep(self, state: RetryCallState) -> None:
+        failure = state.outcome.exception() if state.outcome else None
+        what = failure.what if isinstance(failure, _Retryable) else "error"
+        seconds = state.upcoming_sleep
+        self.progress.retries += 1
+        # One line per retry; status and wait only (never headers, tokens or bodies).
+        logger.warning(
+            "Genesys %s %s: %s; retry %d/%d in %.1f s",
+            self.method,
+            self.path,
+            what,
+            state.attempt_number,
+            MAX_ATTEMPTS - 1,
+            seconds,
+        )
+        if what == "HTTP 429":
+            reason = f"Genesys rate limit (429): waiting {seconds:.0f} s"
+        else:
+            reason = f"Genesys {what}: retrying in {seconds:.0f} s"
+        _wait_report(self.progress, seconds, reason)
+
+
+def _token() -> str:
+    """The shared token; a token endpoint that is down or busy is retried like the API."""
+    try:
+        return access_token_get()
+    except (GenesysUnavailable, GenesysRateLimited) as exc:
+        what = "token HTTP 429" if isinstance(exc, GenesysRateLimited) else "token request failed"
+        retry_after = exc.retry_after if isinstance(exc, GenesysRateLimited) else None
+        raise _Retryable(exc, what=what, retry_after=retry_after) from None
+
+
+def _retry_wait(state: RetryCallState) -> float:
+    failure = state.outcome.exception() if state.outcome else None
+    if isinstance(failure, _Retryable) and failure.retry_after is not None:
+        return failure.retry_after
+    # Full jitter (AWS "Exponential Backoff and Jitter"): workers that failed together do not
+    # come back together.
+    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (state.attempt_number - 1))
+    return random.uniform(0, ceiling)
+
+
+def _give_up(state: RetryCallState) -> Any:
+    failure = state.outcome.exception() if state.outcome else None
+    if not isinstance(failure, _Retryable):  # cannot happen: only _Retryable is retried
+        raise RuntimeError("retry gave up without a retryable failure") from failure
+    raise failure.error
+
+
+def _wait_report(progress: FetchProgress, seconds: float, reason: str) -> None:
+    progress.waited_seconds += seconds
+    if seconds > ANNOUNCE_WAIT_SECONDS and progress.on_wait is not None:
+        progress.on_wait(seconds, reason)
+
+
+# --- The shared rate limiter ----------------------------------------------------------------------
+
+
+def _limiter_keys() -> tuple[str, str]:
+    fingerprint = client_fingerprint()
+    return (
+        redis_key("ratelimit", fingerprint, "next"),
+        redis_key("ratelimit", fingerprint, "paused_until"),
+    )
+
+
+def _slot_reserve(progress: FetchProgress) -> None:
+    """Take the next free send slot shared by all workers, and wait until it comes.
+
+    "Next allowed time" (GCRA with a burst of one): slot = max(now, next, paused_until) and
+    next = slot + spacing, read and written in one WATCH transaction so two workers never get
+    the same slot.
+    """
+    limit = settings.GENESYS_RATE_LIMIT_PER_MINUTE
+    spacing = 60.0 / limit * RATE_LIMIT_SAFETY
+    next_key, pause_key = _limiter_keys()
+    try:
+        with get_redis().pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(next_key, pause_key)
+                    now = clock.now()
+                    next_at = _float(pipe.get(next_key))
+                    paused_until = _float(pipe.get(pause_key))
+                    if paused_until - now > MAX_RETRY_SECONDS:
+                        pipe.unwatch()
+                        raise GenesysRateLimited(
+                            f"Genesys asked every worker to pause for {paused_until - now:.0f} s "
+                            "(HTTP 429): try again in a few minutes; if it keeps happening, "
+                            "lower GENESYS_RATE_LIMIT_PER_MINUTE",
+                            retry_after=paused_until - now,
+                        )
+                    slot = max(now, next_at, paused_until)
+                    pipe.multi()
+                    # Expiry only tidies up: a "next" in the past is the same as no key.
+                    pipe.set(next_key, repr(slot + spacing), ex=math.ceil(slot - now) + 60)
+                    pipe.execute()
+                    break
+                except redis.WatchError:
+                    continue  # another worker took a slot between our read and write
+    except redis.RedisError as exc:
+        # Degraded (DESIGN.md section 6): send without the shared budget; 429s still back off.
+        logger.warning(
+            "Redis is unavailable for the shared Genesys rate limiter (%s); sending without it",
+            type(exc).__name__,
+        )
+        return
+    wait = slot - now
+    if wait <= 0:
+        return
+    if paused_until >= slot:
+        reason = f"Genesys rate limit (429): all workers paused, waiting {wait:.0f} s"
+    else:
+        reason = f"Pacing requests under {limit}/min: waiting {wait:.1f} s"
+    _wait_report(progress, wait, reason)
+    clock.sleep(wait)
+
+
+def _pause_all(until: float) -> None:
+    """After a 429, hold every worker's next slot until `until` (never shortening a pause)."""
+    _, pause_key = _limiter_keys()
+    try:
+        with get_redis().pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(pause_key)
+                    if _float(pipe.get(pause_key)) >= until:
+                        pipe.unwatch()
+                        return
+                    pipe.multi()
+                    pipe.set(pause_key, repr(until), ex=math.ceil(until - clock.now()) + 60)
+                    pipe.execute()
+                    return
+                except redis.WatchError:
+                    continue
+    except redis.RedisError as exc:
+        logger.warning("Redis is unavailable to share a Genesys 429 pause (%s)", type(exc).__name__)
+
+
+def _float(value: bytes | None) -> float:
+    return float(value) if value else 0.0
+
+
+# --- Genesys error bodies --------------------------------------------------------------------------
+
+_PARAM_RE = re.compile(r"\{(\w+)\}")
+
+
+def _error_details(response: requests.Response) -> tuple[str, str | None, str | None]:
+    """(message, code, contextId) from a Genesys ErrorBody; a short excerpt if it is not one."""
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        body = None
+    if not isinstance(body, dict):
+        excerpt = " ".join(response.text.split())[:200]
+        return excerpt, None, None
+    message = body.get("message")
+    if not message and isinstance(body.get("messageWithParams"), str):
+        params = body.get("messageParams") or {}
+        message = _PARAM_RE.sub(
+            lambda m: str(params.get(m.group(1), m.group(0))), body["messageWithParams"]
+        )
+    code = body.get("code")
+    context_id = body.get("contextId")
+    return (
+        str(message)[:500] if message else "",
+        code if isinstance(code, str) else None,
+        context_id if isinstance(context_id, str) else None,
+    )

@@ -1,0 +1,321 @@
+"""Streaming bucket aggregation: conversations (or pre-aggregated values) -> report buckets.
+
+The worker folds each page into a BucketAccumulator as it arrives and then drops the page, so
+memory is O(buckets), never O(conversations). Buckets hold counts and sums, never averages:
+averages and percentages are derived when rendering, so buckets re-bucket and roll up exactly.
+
+A conversation belongs to the bucket holding its startTime (the tutorial's rule). For UTC and
+30/60-minute buckets, `conversations`, `duration_sum` and `wait_sum` equal the tutorial's
+`normalizeAnalyticsData` callCount, totalDuration and totalWaitTime.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from analytics_worker.reports import GRANULARITY_MINUTES, ReportSpec, bucket_ceil
+
+# Filled from conversations (the GraphQL source); always present in a result.
+CORE_FIELDS = (
+    "conversations",
+    "duration_sum",
+    "duration_count",
+    "wait_sum",
+    "wait_count",
+    "hold_sum",
+    "hold_count",
+)
+# Only pre-aggregated sources (the Genesys aggregates API) give these. A field no source
+# filled is left out of the result: "unknown" must not read as "zero abandoned".
+OPTIONAL_FIELDS = (
+    "offered",
+    "answered",
+    "abandoned",
+    "answered_in_sl",
+    "handle_sum",
+    "handle_count",
+    "talk_sum",
+    "acw_sum",
+)
+BUCKET_FIELDS = CORE_FIELDS + OPTIONAL_FIELDS
+# Everything that is not a sum of seconds is a count, reported as an int.
+COUNT_FIELDS = frozenset(name for name in BUCKET_FIELDS if not name.endswith("_sum"))
+SUM_DECIMALS = 3
+
+_INF = math.inf
+_TINY = timedelta(microseconds=1)
+# "2024-05-01T09:00:12.000Z" split after the minute: the fast path caches the bucket of each
+# minute prefix and the validity of each seconds suffix, so most items cost two dict lookups.
+_FAST_STAMP = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})(:\d{2}(?:\.\d{1,6})?)?Z")
+_PREFIX_LEN = 16
+# Bounds on the caches (data is time-ordered, so starting afresh when full costs little).
+_MAX_CACHED_MINUTES = 200_000
+_MAX_CACHED_SUFFIXES = 100_000
+
+
+def bucket_edges(
+    *, start: datetime, end: datetime, granularity: str, time_zone: str
+) -> list[datetime]:
+    """UTC bucket edges from `start` to `end`, both included (both already on edges).
+
+    Edges follow wall-clock time in `time_zone`: a P1D bucket is a local day (23 or 25 hours
+    across DST), sub-day buckets start at local multiples of the granularity (hours start at
+    :30 UTC in Asia/Kolkata). A repeated fall-back hour is two buckets with distinct UTC starts;
+    a skipped spring-forward hour has no bucket. An edge is an instant t with
+    bucket_floor(t) == t; bucket_ceil(edge + 1 µs) is therefore the next one.
+    """
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("start and end must be timezone-aware")
+    if end < start:
+        raise ValueError("end must not be before start")
+    try:
+        minutes = GRANULARITY_MINUTES[granularity]
+        tz = ZoneInfo(time_zone)
+    except (KeyError, ValueError) as error:  # ZoneInfoNotFoundError is a KeyError
+        raise ValueError(f"unknown granularity or time zone: {error}") from None
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    step = timedelta(minutes=minutes)
+    edges = [start]
+    while edges[-1] < end:
+        edge = edges[-1]
+        local = edge.astimezone(tz)
+        following = edge + step
+        # Fast path: a sub-day edge on a wall-clock multiple, and the same UTC offset one step
+        # later, so the clock ran straight to the next multiple. Anything else (days, DST,
+        # the first instant after a gap) asks bucket_ceil.
+        if not (
+            minutes < 1440
+            and local.second == 0
+            and local.microsecond == 0
+            and (local.hour * 60 + local.minute) % minutes == 0
+            and following.astimezone(tz).utcoffset() == local.utcoffset()
+        ):
+            following = bucket_ceil(edge + _TINY, tz=tz, minutes=minutes)
+        # A start or end off the edges still yields buckets that partition [start, end).
+        edges.append(min(following, end))
+    return edges
+
+
+class BucketAccumulator:
+    """Counts and sums per bucket of one report, fed page by page.
+
+    `items` counts every conversation seen; `skipped` those not counted in a bucket (start
+    outside [spec.start, spec.end), or malformed); `malformed` is the malformed share of
+    `skipped`; `skipped_values` counts add_bucket_values calls for a start outside the range.
+    """
+
+    def __init__(self, spec: ReportSpec) -> None:
+        self.spec = spec
+        self.edges = bucket_edges(
+            start=spec.start, end=spec.end, granularity=spec.granularity, time_zone=spec.time_zone
+        )
+        self.items = 0
+        self.skipped = 0
+        self.malformed = 0
+        self.skipped_values = 0
+        size = len(self.edges) - 1
+        self._size = size
+        # One list per field (not one dict per bucket): the hot loop indexes lists directly.
+        self._conversations = [0] * size
+        self._duration_sum = [0.0] * size
+        self._duration_count = [0] * size
+        self._wait_sum = [0.0] * size
+        self._wait_count = [0] * size
+        self._hold_sum = [0.0] * size
+        self._hold_count = [0] * size
+        self._fields: dict[str, list] = {
+            "conversations": self._conversations,
+            "duration_sum": self._duration_sum,
+            "duration_count": self._duration_count,
+            "wait_sum": self._wait_sum,
+            "wait_count": self._wait_count,
+            "hold_sum": self._hold_sum,
+            "hold_count": self._hold_count,
+        }
+        # minute prefix ("2024-05-01T09:00") -> bucket index, -1 outside the range. Sound only
+        # while every edge is a whole minute, so that no minute straddles an edge (true of all
+        # real offsets since 1972; Liberia's -00:44:30 before that was not).
+        self._minute_index: dict[str, int] | None = (
+            {} if all(e.second == 0 and e.microsecond == 0 for e in self.edges) else None
+        )
+        # Seconds suffixes (":12.000Z", "Z") already seen in a valid UTC timestamp.
+        self._utc_suffixes: set[str] = set()
+
+    # -- conversations -------------------------------------------------------------------
+
+    def add_conversations(self, items: Iterable[dict]) -> None:
+        """Fold raw GraphQL `Conversation` dicts into their buckets.
+
+        A null or missing metric (or a missing `metrics` object) is absent: it adds to neither
+        the sum nor the count. A metric that is not a finite number counts as absent too.
+        """
+        minute_index = self._minute_index if self._minute_index is not None else {}
+        suffixes = self._utc_suffixes
+        slow_index = self._slow_index
+        conversations = self._conversations
+        duration_sum, duration_count = self._duration_sum, self._duration_count
+        wait_sum, wait_count = self._wait_sum, self._wait_count
+        hold_sum, hold_count = self._hold_sum, self._hold_count
+        prefix_len, inf = _PREFIX_LEN, _INF
+        seen = skipped = 0
+        for item in items:
+            seen += 1
+            try:
+                stamp = item["startTime"]
+                index = minute_index.get(stamp[:prefix_len])
+                if index is None or stamp[prefix_len:] not in suffixes:
+                    index = slow_index(stamp)
+                metrics = item.get("metrics")
+            except (TypeError, KeyError, AttributeError):
+                # Not a dict, no startTime, or a startTime that is not a string.
+                self.malformed += 1
+                skipped += 1
+                continue
+            if index < 0:
+                skipped += 1
+                continue
+            conversations[index] += 1
+            if metrics.__class__ is not dict:
+                continue
+            # Each metric: a finite number (not a bool), else absent. The comparison rejects
+            # NaN and infinities and raises TypeError for strings and other non-numbers.
+            value = metrics.get("duration")
+            if value is not None and value.__class__ is not bool:
+                try:
+                    if -inf < value < inf:
+                        duration_sum[index] += value
+                        duration_count[index] += 1
+                except (TypeError, OverflowError):
+                    pass
+            value = metrics.get("waitTime")
+            if value is not None and value.__class__ is not bool:
+                try:
+                    if -inf < value < inf:
+                        wait_sum[index] += value
+                        wait_count[index] += 1
+                except (TypeError, OverflowError):
+                    pass
+            value = metrics.get("holdTime")
+            if value is not None and value.__class__ is not bool:
+                try:
+                    if -inf < value < inf:
+                        hold_sum[index] += value
+                        hold_count[index] += 1
+                except (TypeError, OverflowError):
+                    pass
+        self.items += seen
+        self.skipped += skipped
+
+    def _slow_index(self, stamp: object) -> int:
+        """Bucket index of any ISO 8601 timestamp, -1 outside the range or when malformed.
+
+        Fills the fast-path caches when the stamp has the fixed UTC form.
+        """
+        if not isinstance(stamp, str):
+            self.malformed += 1
+            return -1
+        try:
+            moment = datetime.fromisoformat(stamp)
+            # Genesys times are UTC; a stamp without an offset is read as UTC, never as the
+            # server's local time.
+            moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+            moment = moment.astimezone(UTC)
+        except (ValueError, OverflowError):
+            self.malformed += 1
+            return -1
+        index = self._index_of(moment)
+        match = _FAST_STAMP.fullmatch(stamp)
+        if match is not None and self._minute_index is not None:
+            # Every instant of a minute shares its bucket, and a suffix valid after one minute
+            # prefix is valid after any other: cache both separately.
+            if len(self._minute_index) >= _MAX_CACHED_MINUTES:
+                self._minute_index.clear()
+            if len(self._utc_suffixes) >= _MAX_CACHED_SUFFIXES:
+                self._utc_suffixes.clear()
+            self._minute_index[match[1]] = index
+            self._utc_suffixes.add(stamp[_PREFIX_LEN:])
+        return index
+
+    def _index_of(self, moment: datetime) -> int:
+        index = bisect_right(self.edges, moment) - 1
+        return index if 0 <= index < self._size else -1
+
+    # -- pre-aggregated values ---------------------------------------------------------
+
+    def add_bucket_values(self, start: datetime, values: Mapping[str, float]) -> None:
+        """Add pre-aggregated values to the bucket whose start equals (or that contains) `start`.
+
+        Any BUCKET_FIELDS name is allowed; an optional field is reported from then on (as
+        zero in buckets no call filled). A start outside the range is counted in
+        `skipped_values` and ignored.
+        """
+        if start.tzinfo is None:
+            raise ValueError("start must be timezone-aware")
+        for name, value in values.items():
+            if name not in BUCKET_FIELDS:
+                raise ValueError(f"unknown bucket field {name!r}")
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"{name}: {value!r} is not a number")
+            if not math.isfinite(value):
+                raise ValueError(f"{name}: {value!r} is not finite")
+        index = self._index_of(start.astimezone(UTC))
+        if index < 0:
+            self.skipped_values += 1
+            return
+        for name, value in values.items():
+            column = self._fields.get(name)
+            if column is None:
+                column = self._fields[name] = [0] * self._size
+            column[index] += value
+
+    # -- output ------------------------------------------------------------------------
+
+    def result(self) -> list[dict[str, object]]:
+        """Every bucket of the range in order, empty ones included (zeros).
+
+        `start`/`end` are ISO 8601 in the report's time zone with their offset, so the two
+        01:00 buckets of a fall-back night stay distinct ("01:00-04:00" and "01:00-05:00").
+        """
+        tz = self.spec.tz
+        labels = [edge.astimezone(tz).isoformat() for edge in self.edges]
+        fields = self._present_fields()
+        buckets: list[dict[str, object]] = []
+        for index in range(self._size):
+            bucket: dict[str, object] = {"start": labels[index], "end": labels[index + 1]}
+            for name in fields:
+                bucket[name] = _output(name, self._fields[name][index])
+            buckets.append(bucket)
+        return buckets
+
+    def totals(self) -> dict[str, object]:
+        """The same fields summed over all buckets."""
+        totals: dict[str, object] = {}
+        for name in self._present_fields():
+            column = self._fields[name]
+            total = sum(column) if name in COUNT_FIELDS else math.fsum(column)
+            totals[name] = _output(name, total)
+        return totals
+
+    def _present_fields(self) -> list[str]:
+        return [name for name in BUCKET_FIELDS if name in self._fields]
+
+
+def _output(name: str, value: float) -> int | float:
+    if name in COUNT_FIELDS:
+        return int(round(value))
+    return round(float(value), SUM_DECIMALS)
+
+
+__all__ = [
+    "BUCKET_FIELDS",
+    "CORE_FIELDS",
+    "COUNT_FIELDS",
+    "OPTIONAL_FIELDS",
+    "BucketAccumulator",
+    "bucket_edges",
+]

@@ -1,0 +1,293 @@
+"""Report logic shared by the web view, the Celery tasks, beat and the fetch_report command."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import orjson
+from django.conf import settings
+from django.db.models import F
+from django.utils import timezone
+
+from analytics_worker import cache
+from analytics_worker.genesys.errors import GenesysError
+from analytics_worker.genesys.graphql import graphql_conversation_pages
+from analytics_worker.genesys.http import FetchProgress
+from analytics_worker.models import SavedReport
+from analytics_worker.normalize import BucketAccumulator
+from analytics_worker.reports import ReportSpec, ReportSpecError, report_spec_build
+
+logger = logging.getLogger(__name__)
+
+LookupStatus = Literal["fresh", "stale", "pending"]
+
+
+class FetchDeadlineExceeded(Exception):
+    """An inline fetch ran out of its time budget."""
+
+
+class WorkerUnavailable(Exception):
+    """The job could not be handed to Celery; the message is safe to show."""
+
+
+@dataclass(frozen=True)
+class ReportLookup:
+    status: LookupStatus
+    spec: ReportSpec
+    cached: cache.CachedReport | None  # set when fresh or stale
+    job_id: str | None  # the job refreshing or fetching the report, if any
+
+
+def report_lookup(*, spec: ReportSpec, force: bool = False) -> ReportLookup:
+    """Fresh: serve. Stale: serve and make sure one refresh runs. Miss: join or start the job.
+
+    `force` (an admin's refresh) fetches even a fresh report, but still joins a running job.
+    Raises cache.CacheUnavailable when Redis is down, WorkerUnavailable when Celery is.
+    """
+    cached = cache.result_get(report_key=spec.key)
+    if cached is not None and not force and cached.is_fresh(now=time.time()):
+        return ReportLookup(status="fresh", spec=spec, cached=cached, job_id=None)
+    job_id = report_job_ensure(spec=spec)
+    status: LookupStatus = "stale" if cached is not None else "pending"
+    return ReportLookup(status=status, spec=spec, cached=cached, job_id=job_id)
+
+
+def report_job_ensure(*, spec: ReportSpec) -> str:
+    """Single-flight: return the id of the one job fetching this report, starting it if needed."""
+    # Two rounds at most: the second runs after reaping a lock whose job had already ended.
+    for _ in range(2):
+        job_id = str(uuid.uuid4())
+        if cache.lock_acquire(
+            report_key=spec.key, job_id=job_id, ttl_seconds=settings.CELERY_TASK_TIME_LIMIT + 60
+        ):
+            cache.job_create(job_id=job_id, report_key=spec.key, spec=spec.to_dict())
+            _enqueue(spec=spec, job_id=job_id)
+            return job_id
+        holder = cache.lock_holder(report_key=spec.key)
+        if holder is None:
+            continue  # the lock expired between SET NX and GET
+        if not _lock_is_orphaned(holder):
+            return holder
+        cache.lock_release(report_key=spec.key, job_id=holder)
+    raise WorkerUnavailable("Could not start a fetch for this report; try again in a moment.")
+
+
+def _enqueue(*, spec: ReportSpec, job_id: str) -> None:
+    from analytics_worker.tasks import fetch_report_task
+
+    try:
+        fetch_report_task.apply_async(
+            kwargs={"spec": spec.to_dict(), "job_id": job_id},
+            task_id=job_id,
+            retry=True,
+            retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
+        )
+    except Exception as exc:  # kombu raises several types for a broker that is down
+        logger.error("enqueue failed report=%s job=%s: %s", spec.key, job_id, exc)
+        message = "The task queue is unavailable, so the report cannot be fetched right now."
+        cache.job_update(job_id=job_id, state="failed", message=message)
+        cache.lock_release(report_key=spec.key, job_id=job_id)
+        raise WorkerUnavailable(message) from exc
+
+
+def _lock_is_orphaned(job_id: str) -> bool:
+    job = cache.job_get(job_id=job_id)
+    return job is None or job.get("state") in cache.TERMINAL_STATES
+
+
+def locks_reap() -> int:
+    """Delete locks whose job has ended or vanished (Redash's "ghost locks" after a crash)."""
+    reaped = 0
+    for report_key in cache.lock_report_keys():
+        holder = cache.lock_holder(report_key=report_key)
+        if holder is not None and _lock_is_orphaned(holder):
+            cache.lock_release(report_key=report_key, job_id=holder)
+            reaped += 1
+    return reaped
+
+
+def report_fetch(
+    *,
+    spec: ReportSpec,
+    progress: FetchProgress | None = None,
+    on_page: Callable[[int, int], None] | None = None,
+    deadline: float | None = None,
+) -> dict[str, Any]:
+    """Fetch a report from its source and aggregate it page by page into buckets.
+
+    Memory stays O(buckets): each page is folded into the accumulator and dropped.
+    `deadline` is a time.monotonic() value; past it the fetch stops with FetchDeadlineExceeded.
+    """
+    progress = progress or FetchProgress()
+    accumulator = BucketAccumulator(spec)
+    started = time.monotonic()
+    pages = 0
+    for items in graphql_conversation_pages(spec=spec, progress=progress):
+        accumulator.add_conversations(items)
+        pages += 1
+        if on_page is not None:
+            on_page(pages, accumulator.items)
+        if deadline is not None and time.monotonic() > deadline:
+            raise FetchDeadlineExceeded(f"gave up after {pages} pages")
+    return {
+        "key": spec.key,
+        "spec": spec.to_dict(),
+        "source": spec.source,
+        "as_of": datetime.now(UTC).isoformat(timespec="seconds"),
+        "buckets": accumulator.result(),
+        "totals": accumulator.totals(),
+        "fetch": {
+            "pages": pages,
+            "items": accumulator.items,
+            "skipped": accumulator.skipped,
+            "requests": progress.requests,
+            "retries": progress.retries,
+            "rate_limited": progress.rate_limited,
+            "seconds": round(time.monotonic() - started, 3),
+        },
+    }
+
+
+def report_run(*, spec_data: dict[str, Any], job_id: str) -> str:
+    """The fetch task's body: run the fetch, record progress, store the result, free the lock.
+
+    Idempotent: a redelivered task whose job already finished does nothing, and a rerun of an
+    unfinished one writes the same result. A failure never touches the cached result.
+    """
+    spec = ReportSpec.from_dict(spec_data)
+    job = cache.job_get(job_id=job_id)
+    if job is not None and job.get("state") in cache.TERMINAL_STATES:
+        return job["state"]
+    cache.job_update(job_id=job_id, state="fetching", pages=0, items=0, message="")
+
+    def on_page(pages: int, items: int) -> None:
+        cache.job_update(job_id=job_id, state="fetching", pages=pages, items=items, message="")
+
+    def on_wait(seconds: float, reason: str) -> None:
+        cache.job_update(
+            job_id=job_id, state="waiting", message=reason, wait_until=time.time() + seconds
+        )
+
+    progress = FetchProgress(on_wait=on_wait)
+    try:
+        payload = report_fetch(spec=spec, progress=progress, on_page=on_page)
+    except Exception as exc:
+        message = _failure_message(exc)
+        logger.warning("fetch failed report=%s job=%s: %s", spec.key, job_id, message)
+        now = time.time()
+        cache.report_error_put(report_key=spec.key, message=message, at=now)
+        cache.job_update(job_id=job_id, state="failed", message=message)
+        cache.lock_release(report_key=spec.key, job_id=job_id)
+        _saved_reports_record(report_key=spec.key, error=message)
+        if not isinstance(exc, GenesysError):
+            raise
+        return "failed"
+
+    as_of = time.time()
+    live = spec.is_live(now=datetime.now(UTC))
+    cache.result_put(
+        report_key=spec.key,
+        payload=orjson.dumps(payload),
+        as_of=as_of,
+        fresh_seconds=(
+            settings.REPORT_LIVE_FRESH_SECONDS if live else settings.REPORT_HISTORICAL_FRESH_SECONDS
+        ),
+        ttl_seconds=(
+            settings.REPORT_LIVE_TTL_SECONDS if live else settings.REPORT_HISTORICAL_TTL_SECONDS
+        ),
+    )
+    cache.job_update(
+        job_id=job_id,
+        state="done",
+        pages=payload["fetch"]["pages"],
+        items=payload["fetch"]["items"],
+        requests=payload["fetch"]["requests"],
+        message="",
+    )
+    cache.lock_release(report_key=spec.key, job_id=job_id)
+    logger.info(
+        "fetch done report=%s job=%s pages=%s items=%s requests=%s",
+        spec.key,
+        job_id,
+        payload["fetch"]["pages"],
+        payload["fetch"]["items"],
+        payload["fetch"]["requests"],
+    )
+    _saved_reports_record(report_key=spec.key, error=None)
+    return "done"
+
+
+def _failure_message(exc: Exception) -> str:
+    if isinstance(exc, GenesysError):
+        return str(exc)
+    # Anything else is our bug: the details go to the log, not to the page.
+    return "The fetch failed with an internal error; it has been logged for the administrator."
+
+
+def _saved_reports_record(*, report_key: str, error: str | None) -> None:
+    now = timezone.now()
+    reports = SavedReport.objects.filter(last_report_key=report_key)
+    if error is None:
+        reports.update(last_success_at=now, consecutive_failures=0)
+        return
+    for report in reports:
+        report.consecutive_failures += 1
+        report.last_error = error
+        report.last_error_at = now
+        report.next_due_at = report.backoff_until(now=now)
+        report.save(
+            update_fields=["consecutive_failures", "last_error", "last_error_at", "next_due_at"]
+        )
+
+
+def saved_report_spec(report: SavedReport, *, now: datetime) -> ReportSpec:
+    return report_spec_build(
+        params=report.params, now=now, default_time_zone=settings.REPORT_DEFAULT_TIME_ZONE
+    )
+
+
+def saved_reports_enqueue_due(*, now: datetime) -> int:
+    """Beat's minute tick: start one fetch for each enabled saved report that is due and stale.
+
+    A report missed for an hour while beat was down is fetched once, not once per missed tick:
+    next_due_at moves from now, not from the old due time.
+    """
+    started = 0
+    for report in SavedReport.objects.filter(enabled=True, next_due_at__lte=now):
+        # Claim the row first: two beats (or a double tick) must not both enqueue it.
+        claimed = SavedReport.objects.filter(pk=report.pk, next_due_at=report.next_due_at).update(
+            next_due_at=now + timedelta(seconds=report.refresh_seconds)
+        )
+        if claimed != 1:
+            continue
+        try:
+            spec = saved_report_spec(report, now=now)
+        except ReportSpecError as exc:
+            SavedReport.objects.filter(pk=report.pk).update(
+                last_error=f"Invalid filters: {exc}",
+                last_error_at=now,
+                consecutive_failures=F("consecutive_failures") + 1,
+            )
+            continue
+        SavedReport.objects.filter(pk=report.pk).update(
+            last_report_key=spec.key, last_enqueued_at=now
+        )
+        cached = cache.result_get(report_key=spec.key)
+        if cached is not None and cached.is_fresh(now=time.time()):
+            continue
+        report_job_ensure(spec=spec)
+        started += 1
+    return started
+
+
+def saved_report_refresh(*, report: SavedReport, now: datetime) -> str:
+    """An admin's "refresh now" for a saved report: fetch even if fresh (joins a running job)."""
+    spec = saved_report_spec(report, now=now)
+    SavedReport.objects.filter(pk=report.pk).update(last_report_key=spec.key, last_enqueued_at=now)
+    return report_lookup(spec=spec, force=True).job_id or ""

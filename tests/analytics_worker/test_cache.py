@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import pytest
+
+from analytics_worker import cache, redis_client
+
+
+def test_it_stores_and_reads_a_result():
+    cache.result_put(
+        report_key="k", payload=b'{"a":1}', as_of=1000.0, fresh_seconds=60, ttl_seconds=600
+    )
+    cached = cache.result_get(report_key="k")
+    assert cached == cache.CachedReport(payload=b'{"a":1}', fresh_until=1060.0, as_of=1000.0)
+    assert cached.is_fresh(now=1059.0)
+    assert not cached.is_fresh(now=1060.0)
+
+
+def test_it_sets_the_ttl_and_clears_the_last_error(fake_redis):
+    cache.report_error_put(report_key="k", message="boom", at=1.0)
+    cache.result_put(report_key="k", payload=b"{}", as_of=1.0, fresh_seconds=1, ttl_seconds=600)
+    assert 590 < fake_redis.ttl(redis_client.redis_key("result", "k")) <= 600
+    assert cache.report_error_get(report_key="k") is None
+
+
+def test_it_misses_an_unknown_report():
+    assert cache.result_get(report_key="nope") is None
+
+
+def test_it_marks_a_result_stale():
+    cache.result_put(report_key="k", payload=b"{}", as_of=1.0, fresh_seconds=10**9, ttl_seconds=600)
+    cache.result_mark_stale(report_key="k")
+    assert not cache.result_get(report_key="k").is_fresh(now=2.0)
+
+
+def test_it_gives_the_lock_to_one_job_only():
+    assert cache.lock_acquire(report_key="k", job_id="a", ttl_seconds=60)
+    assert not cache.lock_acquire(report_key="k", job_id="b", ttl_seconds=60)
+    assert cache.lock_holder(report_key="k") == "a"
+
+
+def test_it_releases_the_lock_only_for_its_holder():
+    cache.lock_acquire(report_key="k", job_id="a", ttl_seconds=60)
+    cache.lock_release(report_key="k", job_id="b")
+    assert cache.lock_holder(report_key="k") == "a"
+    cache.lock_release(report_key="k", job_id="a")
+    assert cache.lock_holder(report_key="k") is None
+
+
+def test_it_lists_locked_reports():
+    cache.lock_acquire(report_key="k1", job_id="a", ttl_seconds=60)
+    cache.lock_acquire(report_key="k2", job_id="b", ttl_seconds=60)
+    assert sorted(cache.lock_report_keys()) == ["k1", "k2"]
+
+
+def test_it_tracks_a_job():
+    cache.job_create(job_id="j", report_key="k", spec={"a": 1})
+    cache.job_update(job_id="j", state="fetching", pages=3)
+    job = cache.job_get(job_id="j")
+    assert job["state"] == "fetching"
+    assert job["pages"] == "3"
+    assert job["report_key"] == "k"
+    assert cache.job_get(job_id="other") is None
+
+
+def test_it_throttles_past_the_limit():
+    assert cache.throttle_hit(name="u1", limit=2, window_seconds=60)
+    assert cache.throttle_hit(name="u1", limit=2, window_seconds=60)
+    assert not cache.throttle_hit(name="u1", limit=2, window_seconds=60)
+    assert cache.throttle_hit(name="u2", limit=2, window_seconds=60)
+
+
+def test_it_reports_redis_down_as_cache_unavailable(monkeypatch):
+    dead = redis_client.connect("redis://127.0.0.1:1")
+    monkeypatch.setattr(redis_client, "_client", dead)
+    with pytest.raises(cache.CacheUnavailable, match="report cache"):
+        cache.result_get(report_key="k")
+    with pytest.raises(cache.CacheUnavailable):
+        cache.lock_acquire(report_key="k", job_id="a", ttl_seconds=1)

@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+import time
+
+import orjson
+import pytest
+from django.test import Client
+
+from analytics_worker.genesys.errors import GenesysUnavailable
+from tests.dashboard.conftest import DAY_QUERY, assert_csp, put_report, spec_from_query
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/report?" + DAY_QUERY
+
+
+def test_it_requires_login(client: Client) -> None:
+    response = client.get(URL)
+    assert response.status_code == 401
+    assert response.json() == {"error": "Log in to use the dashboard API."}
+
+
+def test_it_serves_a_fresh_hit_without_reserialising(client_alice: Client, enqueued) -> None:
+    spec = spec_from_query(DAY_QUERY)
+    as_of = time.time() - 60
+    payload = put_report(spec, as_of=as_of)
+    response = client_alice.get(URL)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    # The cached bytes go out untouched, spliced into the envelope.
+    assert response.content.endswith(b',"report":' + payload + b"}")
+    body = orjson.loads(response.content)
+    assert body["status"] == "fresh"
+    assert body["job_id"] is None
+    assert body["as_of_epoch"] == as_of
+    assert body["fresh_until_epoch"] == as_of + 3600
+    assert body["report"]["spec"]["time_zone"] == "America/Chicago"
+    assert len(body["report"]["buckets"]) == 24
+    assert enqueued.calls == []
+    assert_csp(response)
+
+
+def test_it_serves_a_stale_hit_and_starts_one_refresh(client_alice: Client, enqueued) -> None:
+    put_report(spec_from_query(DAY_QUERY), fresh=False)
+    first = client_alice.get(URL).json()
+    second = client_alice.get(URL).json()
+    assert first["status"] == second["status"] == "stale"
+    assert first["job_id"] == second["job_id"] == enqueued.calls[0][1]
+    assert len(enqueued.calls) == 1
+    assert len(first["report"]["buckets"]) == 24
+
+
+def test_it_answers_a_miss_with_202_and_the_job(client_alice: Client, enqueued) -> None:
+    response = client_alice.get(URL)
+    assert response.status_code == 202
+    body = response.json()
+    job_id = enqueued.calls[0][1]
+    assert body == {"status": "pending", "job_id": job_id, "status_url": f"/api/jobs/{job_id}"}
+
+
+def test_it_rejects_bad_input_naming_the_field(client_alice: Client) -> None:
+    response = client_alice.get("/api/report?granularity=PT7M")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["field"] == "granularity"
+    assert "PT7M" in body["error"]
+
+
+def test_it_fetches_inline_when_redis_is_down(
+    client_alice: Client, redis_down, inline_fetch
+) -> None:
+    inline_fetch()
+    response = client_alice.get(URL)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert "fetched directly" in body["message"]
+    assert len(body["report"]["buckets"]) == 24
+
+
+def test_it_answers_503_when_redis_and_the_inline_fetch_fail(
+    client_alice: Client, redis_down, inline_fetch
+) -> None:
+    inline_fetch(error=GenesysUnavailable("Genesys did not answer (HTTP 503) after 6 attempts."))
+    response = client_alice.get(URL)
+    assert response.status_code == 503
+    error = response.json()["error"]
+    assert "The report cache (Redis) is unavailable" in error
+    assert "Genesys did not answer (HTTP 503) after 6 attempts." in error
+
+
+def test_it_answers_503_when_the_queue_is_down(client_alice: Client, monkeypatch) -> None:
+    from analytics_worker import services
+
+    def broker_down(*, spec, job_id):
+        raise services.WorkerUnavailable("The task queue is unavailable.")
+
+    monkeypatch.setattr(services, "_enqueue", broker_down)
+    response = client_alice.get(URL)
+    assert response.status_code == 503
+    assert response.json() == {"error": "The task queue is unavailable."}
+
+
+def test_it_refuses_post_in_json(client_alice: Client) -> None:
+    response = client_alice.post(URL)
+    assert response.status_code == 405
+    assert response.json() == {"error": "Only GET is allowed here."}
+
+
+def test_it_limits_reads_per_user(client_alice: Client, settings) -> None:
+    settings.DASHBOARD_REPORT_READS_PER_MINUTE = 2
+    put_report(spec_from_query(DAY_QUERY))
+    assert client_alice.get(URL).status_code == 200
+    assert client_alice.get(URL).status_code == 200
+    response = client_alice.get(URL)
+    assert response.status_code == 429
+    assert "wait a moment" in response.json()["error"]
+
+
+def test_it_reads_a_hit_with_only_the_session_queries(
+    client_alice: Client, django_assert_max_num_queries
+) -> None:
+    put_report(spec_from_query(DAY_QUERY))
+    with django_assert_max_num_queries(2):
+        assert client_alice.get(URL).status_code == 200
+
+
+def test_it_reads_a_hit_with_one_redis_read_and_one_write(
+    client_alice: Client, fake_redis, monkeypatch
+) -> None:
+    put_report(spec_from_query(DAY_QUERY))
+    commands: list[str] = []
+    pipelines: list[bool] = []
+    execute_command, pipeline = fake_redis.execute_command, fake_redis.pipeline
+
+    def spy_command(*args, **kwargs):
+        commands.append(args[0])
+        return execute_command(*args, **kwargs)
+
+    def spy_pipeline(*args, **kwargs):
+        pipelines.append(True)
+        return pipeline(*args, **kwargs)
+
+    monkeypatch.setattr(fake_redis, "execute_command", spy_command)
+    monkeypatch.setattr(fake_redis, "pipeline", spy_pipeline)
+    assert client_alice.get(URL).status_code == 200
+    # The result (one HMGET) and the user's read counter (one INCR+EXPIRE transaction).
+    assert commands == ["HMGET"]
+    assert len(pipelines) == 1

@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from genesys_sim import org
+
+DAY = datetime(2024, 5, 1, tzinfo=UTC)
+
+
+def ids(conversations) -> list[str]:
+    return [c.id for c in conversations]
+
+
+def test_it_gives_the_same_conversations_whatever_window_asks():
+    whole_day = ids(org.iter_conversations(start=DAY, end=DAY + timedelta(days=1)))
+    hour_by_hour = []
+    for hour in range(24):
+        start = DAY + timedelta(hours=hour)
+        hour_by_hour += ids(org.iter_conversations(start=start, end=start + timedelta(hours=1)))
+    assert whole_day == hour_by_hour
+    assert len(set(whole_day)) == len(whole_day) > 1000
+
+
+def test_it_cuts_windows_inside_a_minute_by_start_time():
+    start, end = DAY + timedelta(hours=12, seconds=20), DAY + timedelta(hours=12, minutes=3)
+    inside = list(org.iter_conversations(start=start, end=end))
+    around = list(
+        org.iter_conversations(start=start - timedelta(minutes=1), end=end + timedelta(minutes=1))
+    )
+    assert inside == [c for c in around if start <= c.start < end]
+    assert org.count_conversations(start=start, end=end) == len(inside)
+
+
+def test_it_yields_in_start_order_and_resumes_after_a_position():
+    start, end = DAY + timedelta(hours=9), DAY + timedelta(hours=11)
+    conversations = list(org.iter_conversations(start=start, end=end))
+    starts = [c.start_ms for c in conversations]
+    assert starts == sorted(starts)
+    middle = conversations[57]
+    resumed = org.iter_conversations(start=start, end=end, after=middle.position)
+    assert ids(resumed) == ids(conversations[58:])
+
+
+def test_it_counts_exactly_what_it_yields_for_every_filter():
+    start, end = DAY + timedelta(hours=8, seconds=30), DAY + timedelta(hours=11, seconds=5)
+    for filters in (
+        {},
+        {"view_id": "view-service"},
+        {"media_types": ["voice", "email"]},
+        {"directions": ["outbound"]},
+        {"queue_ids": [org.RETENTION_ID], "media_types": ["voice"]},
+    ):
+        yielded = list(org.iter_conversations(start=start, end=end, **filters))
+        assert org.count_conversations(start=start, end=end, **filters) == len(yielded)
+
+
+def test_it_scopes_views_to_their_queues():
+    start, end = DAY, DAY + timedelta(hours=6)
+    service = list(org.iter_conversations(start=start, end=end, view_id="view-service"))
+    assert {c.queue_id for c in service} == {org.SUPPORT_ID, org.BILLING_ID}
+    everything = org.iter_conversations(start=start, end=end)
+    assert ids(service) == [
+        c.id for c in everything if c.queue_id in (org.SUPPORT_ID, org.BILLING_ID)
+    ]
+    with pytest.raises(org.UnknownView):
+        org.count_conversations(start=start, end=end, view_id="view-nope")
+
+
+def test_it_makes_plausible_conversations():
+    conversations = list(org.iter_conversations(start=DAY, end=DAY + timedelta(days=1)))
+    assert {c.media_type for c in conversations} == set(org.MEDIA_TYPES)
+    assert {c.direction for c in conversations} == set(org.DIRECTIONS)
+    assert {c.queue_id for c in conversations} == {q.id for q in org.QUEUES}
+    assert any(c.abandoned for c in conversations) and any(c.answered for c in conversations)
+    for c in conversations:
+        assert c.minute * 60_000 <= c.start_ms < (c.minute + 1) * 60_000
+        assert c.start.tzinfo is UTC and c.end >= c.start
+        assert c.handle == pytest.approx(c.talk + c.hold + c.acw)
+        if c.answered:
+            assert c.agent_id in org.QUEUES_BY_ID[c.queue_id].agent_ids
+        else:
+            assert c.agent_id is None and c.talk == c.hold == c.acw == 0
+        if c.direction == "outbound":
+            assert c.answered and c.wait == 0
+    held = [c for c in conversations if c.hold > 0]
+    assert held and {c.media_type for c in held} == {"voice"}
+    assert len(held) < len([c for c in conversations if c.media_type == "voice"]) / 2
+
+
+def test_it_finds_a_conversation_by_its_id():
+    conversation = list(org.iter_conversations(start=DAY, end=DAY + timedelta(hours=1)))[10]
+    assert org.conversation_by_id(conversation.id) == conversation
+    assert org.conversation_by_id("not-an-id") is None
+    assert org.conversation_by_id(conversation.id[:-3] + "zzz") is None
+
+
+def test_it_follows_a_daily_curve():
+    week = [DAY + timedelta(days=d) for d in range(7)]
+    noon = sum(
+        org.count_conversations(start=d + timedelta(hours=12), end=d + timedelta(hours=13))
+        for d in week
+    )
+    night = sum(
+        org.count_conversations(start=d + timedelta(hours=3), end=d + timedelta(hours=4))
+        for d in week
+    )
+    assert noon > 5 * night > 0
+
+
+@pytest.mark.parametrize("per_day", [2000, 100_000])
+def test_it_averages_the_configured_volume_per_day(settings, per_day):
+    settings.GENESYS_SIM_CONVERSATIONS_PER_DAY = per_day
+    total = org.count_conversations(start=DAY, end=DAY + timedelta(days=7))
+    assert total / 7 == pytest.approx(per_day, rel=0.15)
+
+
+def test_it_depends_on_the_seed(settings):
+    window = {"start": DAY, "end": DAY + timedelta(hours=1)}
+    first = [(c.start_ms, c.media_type) for c in org.iter_conversations(**window)]
+    settings.GENESYS_SIM_SEED = 7
+    assert [(c.start_ms, c.media_type) for c in org.iter_conversations(**window)] != first
+
+
+def test_it_streams_long_ranges_without_building_them():
+    conversations = org.iter_conversations(start=DAY, end=DAY + timedelta(days=90))
+    first = next(conversations)  # a generator: nothing beyond the first minute is made yet
+    assert first.start < DAY + timedelta(minutes=10)
