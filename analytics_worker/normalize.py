@@ -37,6 +37,7 @@ OPTIONAL_FIELDS = (
     "answered",
     "abandoned",
     "answered_in_sl",
+    "answer_sum",
     "handle_sum",
     "handle_count",
     "talk_sum",

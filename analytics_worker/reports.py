@@ -22,7 +22,9 @@ SCHEMA_VERSION = 1
 GRANULARITY_MINUTES = {"PT15M": 15, "PT30M": 30, "PT1H": 60, "P1D": 1440}
 MEDIA_TYPES = ("voice", "chat", "email", "message")
 DIRECTIONS = ("inbound", "outbound")
-SOURCES = ("graphql",)
+SOURCES = ("aggregates", "details", "graphql")
+# Genesys REST analytics has no views; only the GraphQL contract takes a viewId.
+VIEW_SOURCES = ("graphql",)
 RANGES = ("today", "yesterday", "last_24h", "last_7d", "custom")
 DEFAULT_RANGE = "last_24h"
 DEFAULT_GRANULARITY = "PT30M"
@@ -149,13 +151,17 @@ def report_spec_build(
     if end - start > timedelta(days=max_days, minutes=minutes):
         raise ReportSpecError("end", f"the range may span at most {max_days} days")
 
-    source = _one(params, "source") or SOURCES[0]
+    source = _one(params, "source") or settings.ANALYTICS_SOURCE
     if source not in SOURCES:
         raise ReportSpecError("source", _choices(source, SOURCES))
 
     view_id = _one(params, "view") or DEFAULT_VIEW
     if not _ID_RE.match(view_id):
         raise ReportSpecError("view", "must be 1-64 letters, digits, '-' or '_'")
+    if view_id != DEFAULT_VIEW and source not in VIEW_SOURCES:
+        raise ReportSpecError(
+            "view", f"the {source} source has no views; use {DEFAULT_VIEW!r} or source=graphql"
+        )
 
     return ReportSpec(
         start=start,
@@ -219,7 +225,8 @@ def _is_edge(moment: datetime, *, tz: ZoneInfo, minutes: int) -> bool:
     wall = local.replace(tzinfo=None)
     if wall.second == 0 and wall.microsecond == 0 and (wall.hour * 60 + wall.minute) % minutes == 0:
         return True
-    jump = local.utcoffset() - (moment - timedelta(microseconds=1)).astimezone(tz).utcoffset()  # type: ignore[operator]
+    before = (moment - timedelta(microseconds=1)).astimezone(tz)
+    jump = local.utcoffset() - before.utcoffset()  # type: ignore[operator]
     if jump <= timedelta(0):
         return False
     gap_start = wall - jump

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -16,6 +16,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from analytics_worker import cache
+from analytics_worker.genesys.aggregates import aggregate_buckets
+from analytics_worker.genesys.details import details_conversation_pages
 from analytics_worker.genesys.errors import GenesysError
 from analytics_worker.genesys.graphql import graphql_conversation_pages
 from analytics_worker.genesys.http import FetchProgress
@@ -128,8 +130,7 @@ def report_fetch(
     accumulator = BucketAccumulator(spec)
     started = time.monotonic()
     pages = 0
-    for items in graphql_conversation_pages(spec=spec, progress=progress):
-        accumulator.add_conversations(items)
+    for _ in _source_pages(spec=spec, accumulator=accumulator, progress=progress):
         pages += 1
         if on_page is not None:
             on_page(pages, accumulator.items)
@@ -151,6 +152,50 @@ def report_fetch(
             "rate_limited": progress.rate_limited,
             "seconds": round(time.monotonic() - started, 3),
         },
+    }
+
+
+def _source_pages(
+    *, spec: ReportSpec, accumulator: BucketAccumulator, progress: FetchProgress
+) -> Iterator[None]:
+    """Fold the spec's source into `accumulator`, yielding after each page (or chunk) folded."""
+    if spec.source == "aggregates":
+        # One request per chunk of the range, each answering many buckets at once.
+        requests_seen = progress.requests
+        for bucket_start, values in aggregate_buckets(spec=spec, progress=progress):
+            accumulator.add_bucket_values(bucket_start, values)
+            if progress.requests != requests_seen:
+                requests_seen = progress.requests
+                yield
+        return
+    if spec.source == "details":
+        for records in details_conversation_pages(spec=spec, progress=progress):
+            accumulator.add_conversations(records)
+            for record in records:
+                accumulator.add_bucket_values(
+                    datetime.fromisoformat(record["startTime"]), _details_kpis(record)
+                )
+            yield
+        return
+    for items in graphql_conversation_pages(spec=spec, progress=progress):
+        accumulator.add_conversations(items)
+        yield
+
+
+def _details_kpis(record: dict[str, Any]) -> dict[str, float]:
+    """The KPI counts and sums of one details record, named as the aggregates source names them,
+    so both sources give the same buckets."""
+    handle = record.get("handleTime")
+    return {
+        "offered": int(bool(record.get("offered"))),
+        "answered": int(bool(record.get("answered"))),
+        "abandoned": int(bool(record.get("abandoned"))),
+        "answered_in_sl": int(bool(record.get("answeredInSl"))),
+        "answer_sum": record.get("answerTime") or 0.0,
+        "handle_sum": handle or 0.0,
+        "handle_count": int(handle is not None),
+        "talk_sum": record.get("talkTime") or 0.0,
+        "acw_sum": record.get("acwTime") or 0.0,
     }
 
 

@@ -188,10 +188,19 @@ if not GENESYS_CLIENT_ID and not DEBUG:
         "GENESYS_CLIENT_ID and GENESYS_CLIENT_SECRET must be set when DEBUG is off "
         "(or set GENESYS_SIMULATOR=true to serve the simulated org)"
     )
+# Where report data comes from: "aggregates" (Genesys REST, pre-bucketed: one request per week
+# of data, and the only source of offered/answered/abandoned/service level), "details" (REST,
+# conversation by conversation) or "graphql" (this project's own GraphQL contract, served by the
+# simulated org or a customer's gateway; the only source with views).
+ANALYTICS_SOURCE = env_str("ANALYTICS_SOURCE", "aggregates")
+if ANALYTICS_SOURCE not in ("aggregates", "details", "graphql"):
+    raise ImproperlyConfigured(
+        f"ANALYTICS_SOURCE must be aggregates, details or graphql, not {ANALYTICS_SOURCE!r}"
+    )
 # One budget per OAuth client, shared by every worker (Genesys: 300 requests/minute per token).
 GENESYS_RATE_LIMIT_PER_MINUTE = env_int("GENESYS_RATE_LIMIT_PER_MINUTE", 300, minimum=1)
 GENESYS_HTTP_TIMEOUT = env_int("GENESYS_HTTP_TIMEOUT", 30, minimum=1)
-GENESYS_PAGE_SIZE = env_int("GENESYS_PAGE_SIZE", 100, minimum=1)
+GENESYS_PAGE_SIZE = env_int("GENESYS_PAGE_SIZE", 500, minimum=1)
 
 # --- The simulated org --------------------------------------------------------------------------
 GENESYS_SIM_SEED = env_int("GENESYS_SIM_SEED", 42)

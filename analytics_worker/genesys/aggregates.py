@@ -10,7 +10,7 @@ seconds; "count" is the number of conversations that emitted the metric):
     answered        tAnswered.count
     abandoned       tAbandon.count
     answered_in_sl  tAnswered.count - nOverSla.count   (nOverSla: answered past the threshold)
-    answer_sum      tAnswered.sum             time to answer, for ASA
+    answer_sum      tAnswered.sum                      (ASA = answer_sum / answered)
     wait_sum        tAnswered.sum + tAbandon.sum       time in queue until answered or abandoned
     wait_count      tAnswered.count + tAbandon.count
     hold_sum        tHeld.sum

@@ -47,8 +47,9 @@ def details_conversation_pages(
     *, spec: ReportSpec, progress: FetchProgress | None = None, page_size: int = PAGE_SIZE
 ) -> Iterator[list[dict[str, Any]]]:
     """Yield each page's conversations as records (see the module docstring), each conversation
-    once, in start order. Raises a GenesysError when Genesys refuses, or when more than 100,000
-    conversations start in the same millisecond (the only case the cap cannot be paged past)."""
+    once, in start order. Raises a GenesysError when Genesys refuses, or when the 100,000-result
+    cap cannot be paged past (that many conversations in one millisecond, or a Genesys that
+    answers whole days however the interval is cut)."""
     view_refuse(spec)
     if not 1 <= page_size <= PAGINATION_CAP:
         raise ValueError(f"page_size must be 1 to {PAGINATION_CAP}, not {page_size}")
@@ -171,7 +172,7 @@ def details_record(conversation: Any) -> dict[str, Any]:
     start = _parse_time(start_text, "conversationStart")
     end = _parse_time(end_text, "conversationEnd") if end_text else None
 
-    metrics: dict[str, int] = {}  # name -> total over every session (a transfer repeats some)
+    metrics: dict[str, float] = {}  # name -> total over every session (a transfer repeats some)
     participants = []
     media_type = queue_id = None
     for participant in _dicts(conversation.get("participants")):

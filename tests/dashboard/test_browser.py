@@ -233,7 +233,7 @@ def test_it_fits_the_wall_display_on_a_laptop(page: Any, live_server: Any) -> No
 
 
 def test_it_shows_a_failed_fetch_with_retry(page: Any, live_server: Any) -> None:
-    page.goto(f"{live_server.url}/?{DAY}&view={BROKEN_VIEW}")
+    page.goto(f"{live_server.url}/?{DAY}&view={BROKEN_VIEW}&source=graphql")
     expect(page.locator("#job-progress")).to_have_text(f"The fetch failed: {BROKEN_MESSAGE}")
     expect(page.locator("#retry")).to_be_visible()
     expect(page.locator("#report")).to_be_hidden()

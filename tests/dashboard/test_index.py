@@ -253,7 +253,10 @@ def test_it_defaults_to_the_contact_centres_time_zone(
 
 
 def test_it_keeps_filters_in_the_links(client_alice: Client) -> None:
-    query = DAY_QUERY + "&type=voice&type=chat&direction=inbound&view=view-sales&auto=5&wall=1"
+    query = (
+        DAY_QUERY
+        + "&type=voice&type=chat&direction=inbound&view=view-sales&source=graphql&auto=5&wall=1"
+    )
     put_report(spec_from_query(query))
     html = client_alice.get("/?" + query).content.decode()
     assert 'name="type" value="voice" checked' in html

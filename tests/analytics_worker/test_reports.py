@@ -1,0 +1,456 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import orjson
+import pytest
+from django.conf import LazySettings
+from hypothesis import HealthCheck, example, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from analytics_worker.reports import (
+    DIRECTIONS,
+    GRANULARITY_MINUTES,
+    MEDIA_TYPES,
+    RANGES,
+    SOURCES,
+    ReportSpec,
+    ReportSpecError,
+    bucket_ceil,
+    bucket_floor,
+    report_spec_build,
+)
+
+# A Wednesday, mid-bucket for every granularity.
+NOW = datetime(2024, 5, 15, 10, 17, 23, 456789, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def graphql_source(settings: LazySettings) -> None:
+    # Most tests here use views, which only the GraphQL source has; the default source (from
+    # ANALYTICS_SOURCE) has tests of its own at the end.
+    settings.ANALYTICS_SOURCE = "graphql"
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def build(now: datetime = NOW, **params: str | list[str]) -> ReportSpec:
+    return report_spec_build(params=params, now=now)
+
+
+def error(**params: str | list[str]) -> ReportSpecError:
+    with pytest.raises(ReportSpecError) as caught:
+        build(**params)
+    return caught.value
+
+
+# -- range presets ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "params,start,end",
+    [
+        ({"range": "today"}, "2024-05-15T00:00", "2024-05-15T10:30"),
+        ({"range": "yesterday"}, "2024-05-14T00:00", "2024-05-15T00:00"),
+        ({"range": "last_24h"}, "2024-05-14T10:00", "2024-05-15T10:30"),
+        ({}, "2024-05-14T10:00", "2024-05-15T10:30"),  # last_24h is the default
+        ({"range": "last_7d"}, "2024-05-08T10:00", "2024-05-15T10:30"),
+        (
+            {"range": "custom", "start": "2024-05-01", "end": "2024-05-03"},
+            "2024-05-01",
+            "2024-05-04",
+        ),
+        ({"start": "2024-05-01", "end": "2024-05-03"}, "2024-05-01", "2024-05-04"),  # implied
+        ({"range": "today", "granularity": "PT1H"}, "2024-05-15T00:00", "2024-05-15T11:00"),
+        ({"range": "last_24h", "granularity": "PT15M"}, "2024-05-14T10:15", "2024-05-15T10:30"),
+        ({"range": "last_7d", "granularity": "P1D"}, "2024-05-08T00:00", "2024-05-16T00:00"),
+    ],
+)
+def test_it_resolves_each_range_against_now(params: dict, start: str, end: str) -> None:
+    spec = build(**params)
+
+    assert (spec.start, spec.end) == (utc(start), utc(end))
+    assert spec.granularity == params.get("granularity", "PT30M")
+
+
+def test_it_resolves_today_and_yesterday_in_the_reports_time_zone() -> None:
+    # 10:17 UTC is 06:17 in New York (EDT, -04:00) and 15:47 in Kolkata (+05:30).
+    today_ny = build(range="today", tz="America/New_York")
+    yesterday_in = build(range="yesterday", tz="Asia/Kolkata", granularity="PT1H")
+
+    assert (today_ny.start, today_ny.end) == (utc("2024-05-15T04:00"), utc("2024-05-15T10:30"))
+    assert (yesterday_in.start, yesterday_in.end) == (
+        utc("2024-05-13T18:30"),
+        utc("2024-05-14T18:30"),
+    )
+
+
+def test_it_uses_the_default_time_zone_when_none_is_given() -> None:
+    spec = report_spec_build(params={"range": "today"}, now=NOW, default_time_zone="Asia/Tokyo")
+
+    assert spec.time_zone == "Asia/Tokyo"
+    assert spec.start == utc("2024-05-14T15:00")
+
+
+# -- snapping and canonical keys ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("range_name", ["today", "last_24h", "last_7d"])
+def test_it_gives_one_key_to_requests_within_one_bucket(range_name: str) -> None:
+    early = build(now=utc("2024-05-15T10:00:00.000001"), range=range_name)
+    late = build(now=utc("2024-05-15T10:29:59"), range=range_name)
+    next_bucket = build(now=utc("2024-05-15T10:30:01"), range=range_name)
+
+    assert early.key == late.key
+    assert next_bucket.key != late.key
+
+
+@pytest.mark.parametrize(
+    "variants",
+    [
+        [
+            {"type": "voice,chat"},
+            {"type": ["chat", "voice"]},
+            {"type": [" chat ", "voice", "chat"]},
+            {"type": ["voice", "chat,"]},
+        ],
+        [{"queue": "q-2,q-1"}, {"queue": ["q-1", "q-2"]}, {"queue": ["q-2", "q-1", "q-2"]}],
+        [{}, {"type": ",".join(MEDIA_TYPES)}, {"type": list(reversed(MEDIA_TYPES))}],
+        [{}, {"direction": "outbound,inbound"}, {"type": ""}, {"queue": ""}],
+        [{}, {"view": "all"}, {"source": "graphql"}, {"tz": "UTC"}, {"granularity": "PT30M"}],
+        [
+            {"range": "custom", "start": "2024-05-01", "end": "2024-05-02"},
+            {"start": "2024-05-01", "end": "2024-05-02"},
+        ],
+    ],
+)
+def test_it_gives_one_key_to_one_report_written_differently(variants: list[dict]) -> None:
+    keys = {build(**params).key for params in variants}
+
+    assert len(keys) == 1
+
+
+def test_it_gives_different_filters_different_keys() -> None:
+    variants = [
+        {},
+        {"type": "voice"},
+        {"type": "chat"},
+        {"type": "voice,chat"},
+        {"direction": "inbound"},
+        {"queue": "q-1"},
+        {"queue": "q-2"},
+        {"view": "sales"},
+        {"tz": "Europe/London"},
+        {"granularity": "PT1H"},
+        {"range": "today"},
+    ]
+
+    keys = [build(**params).key for params in variants]
+
+    assert len(set(keys)) == len(variants)
+
+
+def test_it_keys_on_the_canonical_json() -> None:
+    spec = build(type="voice", queue="q-1")
+
+    assert orjson.loads(spec.canonical_json()) == {
+        "schema": 1,
+        "start": "2024-05-14T10:00:00Z",
+        "end": "2024-05-15T10:30:00Z",
+        "granularity": "PT30M",
+        "time_zone": "UTC",
+        "media_types": ["voice"],
+        "directions": [],
+        "queue_ids": ["q-1"],
+        "view_id": "all",
+        "source": "graphql",
+    }
+    assert len(spec.key) == 64
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"range": "today", "tz": "America/New_York", "type": "voice,email", "queue": "a,b"},
+        {"start": "2024-05-01T09:00", "end": "2024-05-02", "tz": "Asia/Kathmandu"},
+        {"range": "yesterday", "granularity": "P1D", "direction": "inbound", "view": "v_1"},
+    ],
+)
+def test_it_round_trips_through_to_dict_with_the_same_key(params: dict) -> None:
+    spec = build(**params)
+
+    again = ReportSpec.from_dict(orjson.loads(orjson.dumps(spec.to_dict())))
+
+    assert again == spec
+    assert again.key == spec.key
+
+
+# -- custom ranges --------------------------------------------------------------------------
+
+
+def test_it_includes_the_whole_end_day_of_a_custom_range() -> None:
+    spec = build(start="2024-05-01", end="2024-05-01", tz="America/New_York")
+
+    assert (spec.start, spec.end) == (utc("2024-05-01T04:00"), utc("2024-05-02T04:00"))
+
+
+def test_it_reads_naive_datetimes_in_the_reports_time_zone() -> None:
+    spec = build(start="2024-05-01T09:00", end="2024-05-01T12:00:00", tz="Asia/Kolkata")
+
+    assert (spec.start, spec.end) == (utc("2024-05-01T03:30"), utc("2024-05-01T06:30"))
+
+
+def test_it_honours_an_explicit_offset() -> None:
+    spec = build(start="2024-05-01T09:00:00+02:00", end="2024-05-01T12:00:00Z", tz="Asia/Kolkata")
+
+    assert (spec.start, spec.end) == (utc("2024-05-01T07:00"), utc("2024-05-01T12:00"))
+
+
+def test_it_snaps_a_custom_range_outwards_to_bucket_edges() -> None:
+    spec = build(start="2024-05-01T09:10", end="2024-05-01T10:01", granularity="PT30M")
+
+    assert (spec.start, spec.end) == (utc("2024-05-01T09:00"), utc("2024-05-01T10:30"))
+
+
+def test_it_clamps_the_end_to_the_bucket_holding_now() -> None:
+    spec = build(start="2024-05-10", end="2024-06-30")
+
+    assert spec.end == utc("2024-05-15T10:30")
+
+
+def test_it_rejects_a_range_that_starts_in_the_future() -> None:
+    caught = error(start="2024-05-16", end="2024-05-17")
+
+    assert caught.field == "start"
+    assert "future" in caught.message
+
+
+def test_it_accepts_a_start_inside_the_current_bucket() -> None:
+    spec = build(start="2024-05-15T10:20", end="2024-05-15T11:00")
+
+    assert (spec.start, spec.end) == (utc("2024-05-15T10:00"), utc("2024-05-15T10:30"))
+
+
+def test_it_limits_the_range_to_the_configured_days(settings: LazySettings) -> None:
+    settings.REPORT_MAX_RANGE_DAYS = 7
+
+    build(start="2024-05-01", end="2024-05-07")  # seven whole days
+    build(range="last_7d")  # seven days plus the bucket that holds now
+    caught = error(start="2024-05-01", end="2024-05-08")
+
+    assert caught.field == "end"
+    assert "7 days" in caught.message
+    settings.REPORT_MAX_RANGE_DAYS = 6
+    assert error(range="last_7d").field == "end"
+
+
+def test_it_allows_a_full_month_by_default() -> None:
+    build(start="2024-04-01", end="2024-04-30", granularity="PT15M")
+    assert error(start="2024-04-01", end="2024-05-02").field == "end"
+
+
+# -- validation: every error names its field ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "params,field,allowed",
+    [
+        ({"tz": "Mars/Olympus"}, "tz", None),
+        ({"tz": "utc"}, "tz", None),
+        ({"tz": "UTC,Europe/Paris"}, "tz", None),
+        ({"granularity": "PT5M"}, "granularity", GRANULARITY_MINUTES),
+        ({"range": "forever"}, "range", RANGES),
+        ({"range": "custom"}, "start", None),
+        ({"range": "custom", "start": "2024-05-01"}, "end", None),
+        ({"start": "May 1st", "end": "2024-05-02"}, "start", None),
+        ({"start": "2024-05-01", "end": "2024-13-01"}, "end", None),
+        ({"start": "2024-05-02", "end": "2024-05-01T12:00"}, "end", None),
+        ({"start": "1969-12-31", "end": "1970-01-02"}, "start", None),
+        ({"start": "2024-05-01", "end": "9999-12-31"}, "end", None),
+        ({"type": "fax"}, "type", MEDIA_TYPES),
+        ({"type": "voice,fax"}, "type", MEDIA_TYPES),
+        ({"direction": "sideways"}, "direction", DIRECTIONS),
+        ({"queue": "q 1"}, "queue", None),
+        ({"queue": "x" * 65}, "queue", None),
+        ({"view": "../etc"}, "view", None),
+        ({"view": ["a", "b"]}, "view", None),
+        ({"source": "genesys"}, "source", SOURCES),
+    ],
+)
+def test_it_names_the_field_of_each_invalid_input(
+    params: dict, field: str, allowed: tuple | dict | None
+) -> None:
+    caught = error(**params)
+
+    assert caught.field == field
+    assert str(caught).startswith(f"{field}: ")
+    for value in allowed or ():
+        assert value in caught.message
+
+
+# -- is_live ------------------------------------------------------------------------------
+
+
+def test_it_is_live_while_the_range_reaches_into_the_last_two_hours() -> None:
+    spec = ReportSpec(start=utc("2024-05-15T00:00"), end=utc("2024-05-15T08:30"))
+
+    assert spec.is_live(now=utc("2024-05-15T10:29"))
+    assert not spec.is_live(now=utc("2024-05-15T10:30"))
+    assert build(range="today").is_live(now=NOW)
+    assert not build(range="yesterday").is_live(now=NOW)
+
+
+# -- bucket edges -------------------------------------------------------------------------
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def test_it_floors_the_repeated_fall_back_hour_within_its_own_pass() -> None:
+    first_pass, second_pass = utc("2024-11-03T05:40"), utc("2024-11-03T06:40")  # both 01:40
+
+    assert bucket_floor(first_pass, tz=NEW_YORK, minutes=60) == utc("2024-11-03T05:00")
+    assert bucket_floor(second_pass, tz=NEW_YORK, minutes=60) == utc("2024-11-03T06:00")
+    assert bucket_ceil(first_pass, tz=NEW_YORK, minutes=60) == utc("2024-11-03T06:00")
+    assert bucket_floor(second_pass, tz=NEW_YORK, minutes=1440) == utc("2024-11-03T04:00")
+    assert bucket_ceil(second_pass, tz=NEW_YORK, minutes=1440) == utc("2024-11-04T05:00")
+
+
+def test_it_steps_over_the_skipped_spring_forward_hour() -> None:
+    # 01:30 EST; the next local hour is 03:00 EDT, one real hour later.
+    assert bucket_ceil(utc("2024-03-10T06:30"), tz=NEW_YORK, minutes=60) == utc("2024-03-10T07:00")
+    assert bucket_floor(utc("2024-03-10T07:00"), tz=NEW_YORK, minutes=60) == utc("2024-03-10T07:00")
+
+
+def test_it_starts_half_hour_offset_hours_at_half_past_utc() -> None:
+    kolkata = ZoneInfo("Asia/Kolkata")
+
+    assert bucket_floor(NOW, tz=kolkata, minutes=60) == utc("2024-05-15T09:30")
+    assert bucket_ceil(NOW, tz=kolkata, minutes=60) == utc("2024-05-15T10:30")
+    assert bucket_floor(NOW, tz=ZoneInfo("Asia/Kathmandu"), minutes=60) == utc("2024-05-15T10:15")
+
+
+def test_it_keeps_lord_howes_half_hour_fall_back_on_real_edges() -> None:
+    # 02:00 +11:00 -> 01:30 +10:30 at 15:00 UTC: 01:45 +10:30 still belongs to the 01:00 hour,
+    # which started at 14:00 UTC (01:00 +11:00), and the next hour starts at 02:00 +10:30.
+    lord_howe = ZoneInfo("Australia/Lord_Howe")
+    moment = utc("2024-04-06T15:15")
+
+    assert bucket_floor(moment, tz=lord_howe, minutes=60) == utc("2024-04-06T14:00")
+    assert bucket_ceil(moment, tz=lord_howe, minutes=60) == utc("2024-04-06T15:30")
+
+
+ODD_ZONES = [
+    "UTC",
+    "America/New_York",
+    "America/Santiago",  # DST changes at midnight
+    "America/St_Johns",  # -03:30
+    "Asia/Kolkata",
+    "Asia/Kathmandu",
+    "Australia/Lord_Howe",  # 30-minute DST
+    "Pacific/Chatham",  # +12:45, DST changes at 02:45
+    "Europe/London",
+]
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(
+    zone=st.sampled_from(ODD_ZONES),
+    minutes=st.sampled_from(sorted(GRANULARITY_MINUTES.values())),
+    moment=st.datetimes(
+        min_value=datetime(2015, 1, 1), max_value=datetime(2035, 1, 1), timezones=st.just(UTC)
+    ),
+)
+@example(zone="Australia/Lord_Howe", minutes=60, moment=utc("2024-04-06T15:15"))
+@example(zone="Pacific/Chatham", minutes=30, moment=utc("2024-04-06T14:08"))
+@example(zone="America/New_York", minutes=60, moment=utc("2024-11-03T06:30"))
+@example(zone="America/Santiago", minutes=1440, moment=utc("2024-09-08T04:30"))
+def test_it_floors_to_the_latest_edge_and_ceils_to_the_next(
+    zone: str, minutes: int, moment: datetime
+) -> None:
+    tz = ZoneInfo(zone)
+
+    floor = bucket_floor(moment, tz=tz, minutes=minutes)
+    ceil = bucket_ceil(moment, tz=tz, minutes=minutes)
+
+    assert floor <= moment <= ceil
+    assert bucket_floor(floor, tz=tz, minutes=minutes) == floor  # an edge is its own floor
+    assert bucket_floor(ceil, tz=tz, minutes=minutes) == ceil
+    assert (floor == moment) == (ceil == moment)
+    if floor < moment:
+        # No edge in between: the instant before the ceiling still floors to the floor.
+        assert bucket_floor(ceil - timedelta(microseconds=1), tz=tz, minutes=minutes) == floor
+        assert ceil - floor <= timedelta(minutes=minutes + 60)
+
+
+# -- property: bad input only ever raises ReportSpecError ---------------------------------
+
+PARAMS = (
+    "tz",
+    "granularity",
+    "range",
+    "start",
+    "end",
+    "type",
+    "direction",
+    "queue",
+    "view",
+    "source",
+)
+GOOD_VALUES = {
+    "tz": ["UTC", "America/New_York", "Asia/Kathmandu", "Pacific/Kiritimati", "Etc/GMT+12"],
+    "granularity": list(GRANULARITY_MINUTES),
+    "range": list(RANGES),
+    "start": ["2024-05-01", "0001-01-01", "9999-12-31", "2024-05-15T10:20:00+14:00"],
+    "end": ["2024-05-02", "9999-12-31", "0001-01-01T00:00:00+01:00", "2024-05-15T23:59"],
+    "type": list(MEDIA_TYPES),
+    "direction": list(DIRECTIONS),
+    "queue": ["q-1", "a" * 64],
+    "view": ["all", "v_1"],
+    "source": list(SOURCES),
+}
+
+
+def param_values(name: str) -> st.SearchStrategy[str | list[str]]:
+    one = st.one_of(st.text(max_size=40), st.sampled_from(GOOD_VALUES[name]))
+    return st.one_of(one, st.lists(one, max_size=3))
+
+
+@hypothesis_settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    params=st.fixed_dictionaries({}, optional={name: param_values(name) for name in PARAMS}),
+    now=st.datetimes(
+        min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+    ),
+)
+@example(params={"start": "0001-01-01", "end": "0001-01-02", "tz": "Asia/Tokyo"}, now=NOW)
+@example(params={"start": "2024-05-01", "end": "9999-12-31"}, now=NOW)
+@example(params={"start": "0001-01-01T00:00+01:00", "end": "2024-05-02"}, now=NOW)
+def test_it_raises_only_report_spec_errors(params: dict, now: datetime) -> None:
+    try:
+        spec = report_spec_build(params=params, now=now)
+    except ReportSpecError as caught:
+        assert caught.field in PARAMS
+        return
+    assert spec.start < spec.end <= bucket_ceil(now, tz=spec.tz, minutes=spec.bucket_minutes)
+    assert ReportSpec.from_dict(spec.to_dict()).key == spec.key
+
+
+def test_the_source_defaults_to_the_setting(settings: LazySettings) -> None:
+    settings.ANALYTICS_SOURCE = "aggregates"
+    assert build().source == "aggregates"
+    assert build(source="details").source == "details"
+    assert build().key != build(source="graphql").key
+
+
+@pytest.mark.parametrize("source", ["aggregates", "details"])
+def test_a_rest_source_refuses_views(settings: LazySettings, source: str) -> None:
+    settings.ANALYTICS_SOURCE = source
+    assert build(view="all").view_id == "all"
+    caught = error(view="view-sales")
+    assert caught.field == "view"
+    assert "source=graphql" in caught.message
