@@ -86,10 +86,17 @@ def result_put(
         pipe.execute()
 
 
+# Only touch a result that still exists: HSET on an expired key would create a stub without TTL.
+_MARK_STALE = """
+if redis.call('exists', KEYS[1]) == 1 then return redis.call('hset', KEYS[1], 'fresh_until', 0) end
+return 0
+"""
+
+
 def result_mark_stale(*, report_key: str) -> None:
     """Make the next read of a cached result stale, so it is served while a refresh runs."""
     with _redis_errors():
-        get_redis().hset(redis_key("result", report_key), "fresh_until", 0)
+        get_redis().eval(_MARK_STALE, 1, redis_key("result", report_key))
 
 
 def lock_acquire(*, report_key: str, job_id: str, ttl_seconds: int) -> bool:

@@ -21,6 +21,7 @@ from analytics_worker.genesys.details import details_conversation_pages
 from analytics_worker.genesys.errors import GenesysError
 from analytics_worker.genesys.graphql import graphql_conversation_pages
 from analytics_worker.genesys.http import FetchProgress
+from analytics_worker.genesys.queues import queue_list_cached
 from analytics_worker.models import SavedReport
 from analytics_worker.normalize import BucketAccumulator
 from analytics_worker.reports import ReportSpec, ReportSpecError, report_spec_build
@@ -127,6 +128,8 @@ def report_fetch(
     `deadline` is a time.monotonic() value; past it the fetch stops with FetchDeadlineExceeded.
     """
     progress = progress or FetchProgress()
+    if deadline is not None:
+        progress.deadline = deadline
     accumulator = BucketAccumulator(spec)
     started = time.monotonic()
     pages = 0
@@ -336,3 +339,22 @@ def saved_report_refresh(*, report: SavedReport, now: datetime) -> str:
     spec = saved_report_spec(report, now=now)
     SavedReport.objects.filter(pk=report.pk).update(last_report_key=spec.key, last_enqueued_at=now)
     return report_lookup(spec=spec, force=True).job_id or ""
+
+
+def queue_choices() -> list[tuple[str, str]]:
+    """(id, name) of the org's queues for the filter form, from the cache only.
+
+    On a cold cache this asks a worker to load the list (at most once a minute) and answers []
+    at once: a page render never waits on Genesys.
+    """
+    queues = queue_list_cached()
+    if queues is not None:
+        return queues
+    from analytics_worker.tasks import refresh_queues_task
+
+    try:
+        if cache.throttle_hit(name="queues-refresh", limit=1, window_seconds=60):
+            refresh_queues_task.apply_async(retry=False)
+    except Exception as exc:  # a dead broker must not break the page; the form falls back
+        logger.warning("queue list refresh not enqueued: %s", exc)
+    return []

@@ -8,6 +8,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from analytics_worker import services
+from analytics_worker.genesys.queues import queue_list
 
 
 # acks_late + reject_on_worker_lost: a worker killed mid-fetch leaves the message unacknowledged,
@@ -25,3 +26,8 @@ def refresh_due_reports_task() -> int:
 @shared_task(name="analytics_worker.reap_locks")
 def reap_locks_task() -> int:
     return services.locks_reap()
+
+
+@shared_task(name="analytics_worker.refresh_queues")
+def refresh_queues_task() -> int:
+    return len(queue_list())

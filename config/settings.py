@@ -240,6 +240,8 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-due-reports": {"task": "analytics_worker.refresh_due_reports", "schedule": 60.0},
     # Every minute: free single-flight locks whose job ended or died (ghost locks).
     "reap-locks": {"task": "analytics_worker.reap_locks", "schedule": 60.0},
+    # Every 10 minutes: reload the queue names for the filter form (the cache keeps them 10 min).
+    "refresh-queues": {"task": "analytics_worker.refresh_queues", "schedule": 540.0},
 }
 
 # --- Dashboard ---------------------------------------------------------------------------------

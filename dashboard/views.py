@@ -163,16 +163,11 @@ def _report_read_allowed(request: HttpRequest) -> bool:
 
 
 def _queue_choices() -> list[tuple[str, str]]:
-    # services.queue_choices arrives with the queue directory; until then (or when it fails)
-    # the form falls back to a free-text list of queue ids.
-    queue_choices: Callable[[], list[tuple[str, str]]] | None = getattr(
-        services, "queue_choices", None
-    )
-    if queue_choices is None:
-        return []
+    # From the cache only (empty until a worker has loaded it): the form then falls back to a
+    # free-text list of queue ids.
     try:
-        return list(queue_choices())
-    except (cache.CacheUnavailable, GenesysError) as exc:
+        return services.queue_choices()
+    except cache.CacheUnavailable as exc:
         logger.warning("queue list unavailable: %s", exc)
         return []
 

@@ -21,6 +21,7 @@ import logging
 import math
 import random
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -79,6 +80,12 @@ class FetchProgress:
     # Called before any wait longer than ANNOUNCE_WAIT_SECONDS, e.g.
     # (12.0, "Genesys rate limit (429): waiting 12 s").
     on_wait: Callable[[float, str], None] | None = None
+    # A time.monotonic() time budget for the whole fetch (the web's inline fetch when Redis is
+    # down): no request, retry or pacing wait runs past it.
+    deadline: float | None = None
+
+    def seconds_left(self) -> float | None:
+        return None if self.deadline is None else self.deadline - time.monotonic()
 
 
 def genesys_request(
@@ -95,7 +102,11 @@ def genesys_request(
         raise ValueError(f"path must start with '/', not {path[:40]!r}")
     call = _Call(method.upper(), path, json, params, progress or FetchProgress())
     retrying = Retrying(
-        stop=stop_after_attempt(MAX_ATTEMPTS) | stop_before_delay(MAX_RETRY_SECONDS),
+        stop=(
+            stop_after_attempt(MAX_ATTEMPTS)
+            | stop_before_delay(MAX_RETRY_SECONDS)
+            | call.stop_past_deadline
+        ),
         wait=_retry_wait,
         retry=retry_if_exception_type(_Retryable),
         before_sleep=call.before_retry_sleep,
@@ -125,6 +136,10 @@ class _Call:
     progress: FetchProgress
     malformed: int = 0
 
+    def stop_past_deadline(self, state: RetryCallState) -> bool:
+        left = self.progress.seconds_left()
+        return left is not None and state.upcoming_sleep >= left
+
     def attempt(self) -> Any:
         token = _token()
         response = self.send(token)
@@ -146,6 +161,14 @@ class _Call:
 
     def send(self, token: str) -> requests.Response:
         _slot_reserve(self.progress)
+        timeout = float(settings.GENESYS_HTTP_TIMEOUT)
+        left = self.progress.seconds_left()
+        if left is not None:
+            if left <= 0:
+                raise GenesysUnavailable(
+                    f"Genesys did not answer {self.method} {self.path} within the time budget"
+                )
+            timeout = min(timeout, left)
         self.progress.requests += 1
         try:
             return _session.request(
@@ -154,7 +177,7 @@ class _Call:
                 json=self.json,
                 params=self.params,
                 headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-                timeout=settings.GENESYS_HTTP_TIMEOUT,
+                timeout=timeout,
             )
         except (
             requests.ConnectionError,
@@ -358,6 +381,13 @@ def _slot_reserve(progress: FetchProgress) -> None:
     wait = slot - now
     if wait <= 0:
         return
+    left = progress.seconds_left()
+    if left is not None and wait >= left:
+        raise GenesysRateLimited(
+            f"The next request to Genesys may go in {wait:.0f} s, past the time budget: "
+            "try again in a minute",
+            retry_after=wait,
+        )
     if paused_until >= slot:
         reason = f"Genesys rate limit (429): all workers paused, waiting {wait:.0f} s"
     else:

@@ -25,17 +25,38 @@ CACHE_SECONDS = 600
 FAILURE_CACHE_SECONDS = 60
 
 
+def queue_list_cached() -> list[tuple[str, str]] | None:
+    """The cached queue list, or None when it is not cached (or Redis is down): never asks
+    Genesys, so a page render never waits on it."""
+    try:
+        return _cached()
+    except redis.RedisError as exc:
+        logger.warning("queue list: Redis is unavailable (%s)", type(exc).__name__)
+        return None
+
+
+def _cached() -> list[tuple[str, str]] | None:
+    cached = get_redis().get(_cache_key())
+    if cached is None:
+        return None
+    return [(queue_id, name) for queue_id, name in orjson.loads(cached)]
+
+
+def _cache_key() -> str:
+    return redis_key("queues", client_fingerprint())
+
+
 def queue_list() -> list[tuple[str, str]]:
     """(id, name) of every queue, sorted by name; [] (logged) when Genesys or Redis fails, so
     the dashboard still renders."""
-    key = redis_key("queues", client_fingerprint())
     try:
-        cached = get_redis().get(key)
+        cached = _cached()
     except redis.RedisError as exc:
         logger.warning("queue list: Redis is unavailable (%s)", type(exc).__name__)
         return []
     if cached is not None:
-        return [(queue_id, name) for queue_id, name in orjson.loads(cached)]
+        return cached
+    key = _cache_key()
     try:
         queues = queues_fetch()
         ttl = CACHE_SECONDS

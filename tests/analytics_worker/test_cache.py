@@ -76,3 +76,8 @@ def test_it_reports_redis_down_as_cache_unavailable(monkeypatch):
         cache.result_get(report_key="k")
     with pytest.raises(cache.CacheUnavailable):
         cache.lock_acquire(report_key="k", job_id="a", ttl_seconds=1)
+
+
+def test_marking_a_missing_result_stale_creates_nothing(fake_redis):
+    cache.result_mark_stale(report_key="gone")
+    assert fake_redis.keys("*") == []

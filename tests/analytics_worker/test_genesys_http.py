@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -448,3 +449,40 @@ def test_secrets_never_reach_logs_errors_or_wait_reasons(
         for secret in SECRETS:
             assert secret not in text
         assert "Bearer" not in text and "Authorization" not in text
+
+
+def test_a_deadline_stops_a_retry_that_would_end_past_it(
+    api: responses.RequestsMock, fake_clock: FakeClock
+) -> None:
+    api.post(URL, status=429, headers={"Retry-After": "30"}, json={"status": 429})
+    api.post(URL, json={"ok": True})
+    progress = FetchProgress(deadline=time.monotonic() + 5)
+
+    with pytest.raises(GenesysRateLimited):
+        genesys_request("POST", PATH, progress=progress)
+
+    assert len(api_calls(api)) == 1
+    assert big_sleeps(fake_clock) == []
+
+
+def test_a_deadline_bounds_each_request_timeout(api: responses.RequestsMock) -> None:
+    api.post(URL, json={"ok": True})
+
+    genesys_request("POST", PATH, progress=FetchProgress(deadline=time.monotonic() + 2))
+
+    assert 1 < api_calls(api)[0].req_kwargs["timeout"] <= 2
+
+
+def test_a_deadline_stops_a_pacing_wait_that_would_end_past_it(
+    api: responses.RequestsMock, fake_clock: FakeClock, settings: LazySettings
+) -> None:
+    settings.GENESYS_RATE_LIMIT_PER_MINUTE = 1  # one slot a minute
+    api.post(URL, json={"ok": True})
+    progress = FetchProgress(deadline=time.monotonic() + 10)
+    genesys_request("POST", PATH, progress=progress)
+
+    with pytest.raises(GenesysRateLimited, match="time budget"):
+        genesys_request("POST", PATH, progress=progress)
+
+    assert len(api_calls(api)) == 1
+    assert big_sleeps(fake_clock) == []
