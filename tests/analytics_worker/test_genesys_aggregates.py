@@ -4,7 +4,7 @@ the details source and the GraphQL contract on the simulated org."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from itertools import product
 from typing import Any
@@ -13,9 +13,7 @@ import fakeredis
 import orjson
 import pytest
 import responses
-from django.conf import LazySettings
 
-from analytics_worker.genesys import clock
 from analytics_worker.genesys.aggregates import (
     aggregate_buckets,
     aggregate_query_body,
@@ -33,31 +31,12 @@ from analytics_worker.reports import ReportSpec, bucket_floor
 from genesys_sim import org, state
 from genesys_sim.graphql_api import _conversation_item
 
+pytestmark = pytest.mark.usefixtures("fake_genesys")
 API = "http://genesys.test"
 URL = f"{API}/api/v2/analytics/conversations/aggregates/query"
 DAY = datetime(2024, 5, 1, tzinfo=UTC)
 Q1, Q2 = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
 METRICS = ["nOffered", "tAnswered", "tAbandon", "tTalk", "tHeld", "tAcw", "tHandle", "nOverSla"]
-
-
-@pytest.fixture(autouse=True)
-def genesys_settings(settings: LazySettings, monkeypatch: pytest.MonkeyPatch) -> None:
-    settings.GENESYS_API_URL = API
-    settings.GENESYS_LOGIN_URL = "http://login.genesys.test"
-    settings.GENESYS_CLIENT_ID = "test-client-id"
-    settings.GENESYS_CLIENT_SECRET = "test-secret"
-    settings.GENESYS_RATE_LIMIT_PER_MINUTE = 60_000
-    monkeypatch.setattr(clock, "sleep", lambda seconds: None)  # the limiter's ~1 ms spacing
-
-
-@pytest.fixture
-def api() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.post(
-            "http://login.genesys.test/oauth/token",
-            json={"access_token": "tok-1", "expires_in": 86400},
-        )
-        yield mock
 
 
 def bodies(mock: responses.RequestsMock) -> list[dict[str, Any]]:
@@ -343,18 +322,6 @@ def test_a_view_cannot_be_applied_and_nonsense_is_a_protocol_error(api):
 
 
 # --- Against the simulated org: the three sources agree -------------------------------------------
-
-
-@pytest.fixture
-def sim(live_server: Any, settings: LazySettings, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The client talks HTTP to the simulated org, served by a live server thread."""
-    settings.ROOT_URLCONF = "tests.genesys_sim.urls"
-    settings.GENESYS_API_URL = settings.GENESYS_LOGIN_URL = f"{live_server.url}/sim"
-    settings.GENESYS_CLIENT_ID = settings.GENESYS_SIM_CLIENT_ID
-    settings.GENESYS_CLIENT_SECRET = settings.GENESYS_SIM_CLIENT_SECRET
-    settings.GENESYS_SIM_RATE_LIMIT_PER_MINUTE = 60_000
-    server = fakeredis.FakeRedis()
-    monkeypatch.setattr(state, "redis_client", lambda: server)
 
 
 Buckets = dict[datetime, dict[str, float]]

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import fakeredis
 import orjson
 import pytest
 import requests
 import responses
-from django.conf import LazySettings
 
-from analytics_worker.genesys import clock, details
+from analytics_worker.genesys import details
 from analytics_worker.genesys.details import details_conversation_pages, details_record
 from analytics_worker.genesys.errors import (
     GenesysBadRequest,
@@ -21,9 +19,10 @@ from analytics_worker.genesys.errors import (
     GenesysProtocolError,
 )
 from analytics_worker.reports import ReportSpec
-from genesys_sim import org, rest_api, state
+from genesys_sim import org, rest_api
 from genesys_sim.graphql_api import _conversation_item
 
+pytestmark = pytest.mark.usefixtures("fake_genesys")
 API = "http://genesys.test"
 URL = f"{API}/api/v2/analytics/conversations/details/query"
 DAY = datetime(2024, 5, 1, tzinfo=UTC)
@@ -116,26 +115,6 @@ EXAMPLE = {
         },
     ],
 }
-
-
-@pytest.fixture(autouse=True)
-def genesys_settings(settings: LazySettings, monkeypatch: pytest.MonkeyPatch) -> None:
-    settings.GENESYS_API_URL = API
-    settings.GENESYS_LOGIN_URL = "http://login.genesys.test"
-    settings.GENESYS_CLIENT_ID = "test-client-id"
-    settings.GENESYS_CLIENT_SECRET = "test-secret"
-    settings.GENESYS_RATE_LIMIT_PER_MINUTE = 60_000
-    monkeypatch.setattr(clock, "sleep", lambda seconds: None)  # the limiter's ~1 ms spacing
-
-
-@pytest.fixture
-def api() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.post(
-            "http://login.genesys.test/oauth/token",
-            json={"access_token": "tok-1", "expires_in": 86400},
-        )
-        yield mock
 
 
 def bodies(mock: responses.RequestsMock) -> list[dict[str, Any]]:
@@ -432,19 +411,6 @@ def test_a_bad_field_is_named(api):
 
 
 # --- Against the simulated org --------------------------------------------------------------------
-
-
-@pytest.fixture
-def sim(live_server: Any, settings: LazySettings, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """The client talks HTTP to the simulated org, served by a live server thread."""
-    settings.ROOT_URLCONF = "tests.genesys_sim.urls"
-    settings.GENESYS_API_URL = settings.GENESYS_LOGIN_URL = f"{live_server.url}/sim"
-    settings.GENESYS_CLIENT_ID = settings.GENESYS_SIM_CLIENT_ID
-    settings.GENESYS_CLIENT_SECRET = settings.GENESYS_SIM_CLIENT_SECRET
-    settings.GENESYS_SIM_RATE_LIMIT_PER_MINUTE = 60_000
-    server = fakeredis.FakeRedis()
-    monkeypatch.setattr(state, "redis_client", lambda: server)
-    return state
 
 
 def test_it_yields_what_the_graphql_contract_serves_for_the_same_day(sim):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,7 +11,6 @@ import requests
 import responses
 from django.conf import LazySettings
 
-from analytics_worker.genesys import clock
 from analytics_worker.genesys.errors import GenesysProtocolError, GraphQLError
 from analytics_worker.genesys.graphql import CONVERSATIONS_QUERY, graphql_conversation_pages
 from analytics_worker.genesys.http import FetchProgress
@@ -25,21 +23,8 @@ END = datetime(2025, 3, 2, 0, 0, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
-def genesys_settings(settings: LazySettings, monkeypatch: pytest.MonkeyPatch) -> None:
-    settings.GENESYS_API_URL = "http://genesys.test"
-    settings.GENESYS_LOGIN_URL = "http://login.genesys.test"
-    settings.GENESYS_CLIENT_ID = "test-client-id"
-    settings.GENESYS_CLIENT_SECRET = "test-secret"
+def page_size(fake_genesys: None, settings: LazySettings) -> None:
     settings.GENESYS_PAGE_SIZE = 100
-    settings.GENESYS_RATE_LIMIT_PER_MINUTE = 60_000
-    monkeypatch.setattr(clock, "sleep", lambda seconds: None)  # the limiter's ~1 ms spacing
-
-
-@pytest.fixture
-def api() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.post(TOKEN_URL, json={"access_token": "tok-1", "expires_in": 86400})
-        yield mock
 
 
 def graphql_bodies(mock: responses.RequestsMock) -> list[dict[str, Any]]:

@@ -3,43 +3,21 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Any
 from unittest import mock
 
-import fakeredis
 import pytest
 import redis
 import responses
-from django.conf import LazySettings
 
-from analytics_worker.genesys import clock, queues
+from analytics_worker.genesys import queues
 from analytics_worker.genesys.auth import client_fingerprint
 from analytics_worker.genesys.queues import queue_list
 from analytics_worker.redis_client import redis_key
-from genesys_sim import org, state
+from genesys_sim import org
 
+pytestmark = pytest.mark.usefixtures("fake_genesys")
 URL = "http://genesys.test/api/v2/routing/queues"
-
-
-@pytest.fixture(autouse=True)
-def genesys_settings(settings: LazySettings, monkeypatch: pytest.MonkeyPatch) -> None:
-    settings.GENESYS_API_URL = "http://genesys.test"
-    settings.GENESYS_LOGIN_URL = "http://login.genesys.test"
-    settings.GENESYS_CLIENT_ID = "test-client-id"
-    settings.GENESYS_CLIENT_SECRET = "test-secret"
-    settings.GENESYS_RATE_LIMIT_PER_MINUTE = 60_000
-    monkeypatch.setattr(clock, "sleep", lambda seconds: None)  # the limiter's ~1 ms spacing
-
-
-@pytest.fixture
-def api() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.post(
-            "http://login.genesys.test/oauth/token",
-            json={"access_token": "tok-1", "expires_in": 86400},
-        )
-        yield mock
 
 
 def queue_calls(mock: responses.RequestsMock) -> list[str]:
@@ -105,15 +83,9 @@ def test_without_redis_it_gives_an_empty_list(api, caplog):
     assert queue_calls(api) == []
 
 
-def test_it_lists_the_simulated_orgs_queues(live_server, settings, monkeypatch):
-    settings.ROOT_URLCONF = "tests.genesys_sim.urls"
-    settings.GENESYS_API_URL = settings.GENESYS_LOGIN_URL = f"{live_server.url}/sim"
-    settings.GENESYS_CLIENT_ID = settings.GENESYS_SIM_CLIENT_ID
-    settings.GENESYS_CLIENT_SECRET = settings.GENESYS_SIM_CLIENT_SECRET
-    server = fakeredis.FakeRedis()
-    monkeypatch.setattr(state, "redis_client", lambda: server)
+def test_it_lists_the_simulated_orgs_queues(sim, monkeypatch):
     monkeypatch.setattr(queues, "PAGE_SIZE", 3)  # two pages
     expected = sorted((q.id, q.name) for q in org.QUEUES)
     assert sorted(queue_list()) == expected
     assert [name for _, name in queue_list()] == ["Billing", "Retention", "Sales", "Support"]
-    assert state.request_count() == 2
+    assert sim.request_count() == 2
