@@ -120,6 +120,9 @@ def report_spec_build(
     `params` holds query-string values (a list where a parameter repeats). Relative ranges
     resolve against `now` and snap to bucket edges, so requests a few minutes apart share a key.
     """
+    # Reports end with the bucket that holds `now`, even at the very instant it starts ("today"
+    # asked at 00:00:00.000000 is one bucket, not an empty range).
+    now += timedelta(microseconds=1)
     time_zone = _one(params, "tz") or default_time_zone
     if time_zone not in _TIME_ZONES:
         raise ReportSpecError("tz", f"unknown time zone {time_zone!r}; use an IANA name")

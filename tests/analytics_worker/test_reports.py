@@ -436,7 +436,11 @@ def test_it_raises_only_report_spec_errors(params: dict, now: datetime) -> None:
     except ReportSpecError as caught:
         assert caught.field in PARAMS
         return
-    assert spec.start < spec.end <= bucket_ceil(now, tz=spec.tz, minutes=spec.bucket_minutes)
+    # A report ends at the latest with the bucket that holds `now`.
+    end_of_now = bucket_ceil(
+        now + timedelta(microseconds=1), tz=spec.tz, minutes=spec.bucket_minutes
+    )
+    assert spec.start < spec.end <= end_of_now
     assert ReportSpec.from_dict(spec.to_dict()).key == spec.key
 
 
@@ -454,3 +458,9 @@ def test_a_rest_source_refuses_views(settings: LazySettings, source: str) -> Non
     caught = error(view="view-sales")
     assert caught.field == "view"
     assert "source=graphql" in caught.message
+
+
+def test_today_at_the_stroke_of_midnight_is_its_first_bucket() -> None:
+    midnight = datetime(2024, 5, 15, tzinfo=UTC)
+    spec = build(now=midnight, range="today")
+    assert (spec.start, spec.end) == (midnight, midnight + timedelta(minutes=30))
