@@ -29,6 +29,7 @@ test: check-redis
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy config analytics_worker dashboard genesys_sim
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -15,12 +15,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import orjson
 import redis
 
-from analytics_worker.redis_client import get_redis, redis_key
+from analytics_worker.redis_client import as_text, get_redis, redis_key
 
 JobState = Literal["queued", "fetching", "waiting", "done", "failed"]
 TERMINAL_STATES = ("done", "failed")
@@ -66,6 +66,7 @@ def result_get(*, report_key: str) -> CachedReport | None:
         )
     if payload is None or fresh_until is None or as_of is None:
         return None
+    payload = payload if isinstance(payload, bytes) else payload.encode()
     return CachedReport(payload=payload, fresh_until=float(fresh_until), as_of=float(as_of))
 
 
@@ -107,7 +108,7 @@ def lock_acquire(*, report_key: str, job_id: str, ttl_seconds: int) -> bool:
 def lock_holder(*, report_key: str) -> str | None:
     with _redis_errors():
         value = get_redis().get(redis_key("lock", report_key))
-    return value.decode() if value is not None else None
+    return as_text(value) if value is not None else None
 
 
 def lock_release(*, report_key: str, job_id: str) -> None:
@@ -119,7 +120,7 @@ def lock_report_keys() -> Iterator[str]:
     prefix = redis_key("lock", "")
     with _redis_errors():
         for key in get_redis().scan_iter(match=prefix + "*", count=500):
-            yield key.decode()[len(prefix) :]
+            yield as_text(key)[len(prefix) :]
 
 
 def job_create(*, job_id: str, report_key: str, spec: dict[str, Any]) -> None:
@@ -144,7 +145,7 @@ def job_update(*, job_id: str, **fields: str | int | float) -> None:
     fields["updated_at"] = time.time()
     with _redis_errors():
         pipe = get_redis().pipeline(transaction=True)
-        pipe.hset(redis_key("job", job_id), mapping=fields)
+        pipe.hset(redis_key("job", job_id), mapping=cast(Any, fields))
         pipe.expire(redis_key("job", job_id), JOB_TTL_SECONDS)
         pipe.execute()
 
@@ -154,7 +155,7 @@ def job_get(*, job_id: str) -> dict[str, str] | None:
         raw = get_redis().hgetall(redis_key("job", job_id))
     if not raw:
         return None
-    return {k.decode(): v.decode() for k, v in raw.items()}
+    return {as_text(k): as_text(v) for k, v in raw.items()}
 
 
 def report_error_put(*, report_key: str, message: str, at: float) -> None:

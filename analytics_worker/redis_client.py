@@ -38,5 +38,9 @@ def connect(url: str) -> redis.Redis:
     )
 
 
+def as_text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def redis_key(*parts: str) -> str:
     return KEY_PREFIX + ":".join(parts)

@@ -41,7 +41,7 @@ def json_response(body: Any, *, status: int = 200) -> HttpResponse:
 def error_response(request: HttpRequest, *, status: int, code: str, message: str) -> HttpResponse:
     """A Genesys `ErrorBody`; contextId is the request's correlation id."""
     context_id = getattr(request, "sim_context_id", "") or str(uuid.uuid4())
-    body = {
+    body: dict[str, Any] = {
         "message": message,
         "code": code,
         "status": status,

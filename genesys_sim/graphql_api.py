@@ -178,7 +178,9 @@ def _iso(ms: int) -> str:
 
 
 def _conversation_item(conversation: org.Conversation) -> dict[str, Any]:
-    participants = [{"id": conversation.customer_id, "type": "customer"}]
+    participants: list[dict[str, str | None]] = [
+        {"id": conversation.customer_id, "type": "customer"}
+    ]
     if conversation.answered:
         participants.append({"id": conversation.agent_id, "type": "agent"})
     end_ms = conversation.end_ms

@@ -30,6 +30,10 @@ def _client_for(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
 
 
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def redis_client() -> redis.Redis:
     return _client_for(settings.GENESYS_SIM_REDIS_URL)
 
@@ -62,7 +66,7 @@ def reset_request_count() -> None:
 
 
 def stats_read() -> dict:
-    raw = {k.decode(): int(v) for k, v in redis_client().hgetall(STATS_KEY).items()}
+    raw = {_text(k): int(v) for k, v in redis_client().hgetall(STATS_KEY).items()}
 
     def group(prefix: str) -> dict[str, int]:
         return {k.removeprefix(prefix): v for k, v in sorted(raw.items()) if k.startswith(prefix)}
@@ -112,7 +116,7 @@ def fault_pop() -> Fault | None:
     client = redis_client()
     _queue_configured_faults(client)
     raw = client.lpop(FAULTS_KEY)
-    return parse_fault(raw.decode()) if raw else None
+    return parse_fault(_text(raw)) if isinstance(raw, bytes | str) else None
 
 
 def faults_replace(faults: list[Fault]) -> None:
@@ -128,7 +132,7 @@ def faults_replace(faults: list[Fault]) -> None:
 def faults_pending() -> list[str]:
     client = redis_client()
     _queue_configured_faults(client)
-    return [raw.decode() for raw in client.lrange(FAULTS_KEY, 0, -1)]
+    return [_text(raw) for raw in client.lrange(FAULTS_KEY, 0, -1)]
 
 
 # --- reset --------------------------------------------------------------------------------------

@@ -243,5 +243,7 @@ def _delete_if_equal(r: redis.Redis, key: str, value: str) -> None:
             pass  # it changed under us, so it is no longer ours to delete
 
 
-def _text(value: bytes | None) -> str | None:
-    return value.decode() if value else None
+def _text(value: bytes | str | None) -> str | None:
+    if not value:
+        return None
+    return value.decode() if isinstance(value, bytes) else value

@@ -37,6 +37,7 @@ from tenacity import (
     stop_after_attempt,
     stop_before_delay,
 )
+from tenacity.stop import stop_base
 
 from analytics_worker.genesys import clock
 from analytics_worker.genesys.auth import access_token_drop, access_token_get, client_fingerprint
@@ -105,7 +106,7 @@ def genesys_request(
         stop=(
             stop_after_attempt(MAX_ATTEMPTS)
             | stop_before_delay(MAX_RETRY_SECONDS)
-            | call.stop_past_deadline
+            | _StopPastDeadline(call.progress)
         ),
         wait=_retry_wait,
         retry=retry_if_exception_type(_Retryable),
@@ -114,6 +115,17 @@ def genesys_request(
         retry_error_callback=_give_up,
     )
     return retrying(call.attempt)
+
+
+class _StopPastDeadline(stop_base):
+    """Stop retrying when the next wait would end past the fetch's time budget."""
+
+    def __init__(self, progress: FetchProgress) -> None:
+        self.progress = progress
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        left = self.progress.seconds_left()
+        return left is not None and retry_state.upcoming_sleep >= left
 
 
 class _Retryable(Exception):
@@ -135,10 +147,6 @@ class _Call:
     params: Mapping[str, Any] | None
     progress: FetchProgress
     malformed: int = 0
-
-    def stop_past_deadline(self, state: RetryCallState) -> bool:
-        left = self.progress.seconds_left()
-        return left is not None and state.upcoming_sleep >= left
 
     def attempt(self) -> Any:
         token = _token()
@@ -203,7 +211,7 @@ class _Call:
                 return orjson.loads(response.content)
             except orjson.JSONDecodeError:
                 self.malformed += 1
-                error = GenesysProtocolError(
+                malformed = GenesysProtocolError(
                     f"Genesys answered {self.method} {self.path} with malformed JSON "
                     f"{self.malformed} times (HTTP {status}, {len(response.content)} bytes). "
                     "This is usually a proxy cutting responses short: try again, and if it "
@@ -211,8 +219,8 @@ class _Call:
                     status=status,
                 )
                 if self.malformed >= MALFORMED_JSON_ATTEMPTS:
-                    raise error from None
-                raise _Retryable(error, what="malformed JSON") from None
+                    raise malformed from None
+                raise _Retryable(malformed, what="malformed JSON") from None
 
         message, code, context_id = _error_details(response)
         said = f": {message}" if message else ""
@@ -417,7 +425,7 @@ def _pause_all(until: float) -> None:
         logger.warning("Redis is unavailable to share a Genesys 429 pause (%s)", type(exc).__name__)
 
 
-def _float(value: bytes | None) -> float:
+def _float(value: bytes | str | None) -> float:
     return float(value) if value else 0.0
 
 
