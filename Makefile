@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format check-redis migrate bench browser-deps
+.PHONY: run test test-postgres drills lint format check-redis migrate bench
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,16 @@ run: check-redis migrate
 
 test: check-redis
 	$(BIN)/python -m pytest
+
+# The suite against PostgreSQL. Drills, workers and the browser start their own processes (on
+# SQLite files of their own), so they are left to `make test`.
+DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
+test-postgres: check-redis
+	DATABASE_URL=$(DATABASE_URL) $(BIN)/python -m pytest -m "not browser and not drill and not worker"
+
+# The failure drills alone (make test runs them too): real Redis, web, worker, beat, simulated org.
+drills: check-redis
+	$(BIN)/python -m pytest -m drill
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -44,3 +44,19 @@ def as_text(value: bytes | str) -> str:
 
 def redis_key(*parts: str) -> str:
     return KEY_PREFIX + ":".join(parts)
+
+
+def metric_incr(name: str, amount: float = 1, **labels: str) -> None:
+    """Add to a counter that every web and worker process shares (one field of one Redis hash,
+    read by /metrics). Never raises: a metric must not break a fetch or a page."""
+    field = ";".join([name, *(f"{key}={value}" for key, value in sorted(labels.items()))])
+    try:
+        get_redis().hincrbyfloat(redis_key("metrics"), field, amount)
+    except redis.RedisError:
+        pass
+
+
+def metrics_read() -> dict[str, float]:
+    """Every counter, as `name;label=value;...` -> total. Raises redis.RedisError."""
+    raw = get_redis().hgetall(redis_key("metrics"))
+    return {as_text(field): float(value) for field, value in raw.items()}

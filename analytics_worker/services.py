@@ -24,6 +24,7 @@ from analytics_worker.genesys.http import FetchProgress
 from analytics_worker.genesys.queues import queue_list_cached
 from analytics_worker.models import SavedReport
 from analytics_worker.normalize import BucketAccumulator
+from analytics_worker.redis_client import metric_incr
 from analytics_worker.reports import ReportSpec, ReportSpecError, report_spec_build
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,10 @@ class WorkerUnavailable(Exception):
     """The job could not be handed to Celery; the message is safe to show."""
 
 
+class FetchLimitReached(Exception):
+    """The caller may not start another fetch now (may_start said no); safe to show."""
+
+
 @dataclass(frozen=True)
 class ReportLookup:
     status: LookupStatus
@@ -47,28 +52,46 @@ class ReportLookup:
     job_id: str | None  # the job refreshing or fetching the report, if any
 
 
-def report_lookup(*, spec: ReportSpec, force: bool = False) -> ReportLookup:
+def report_lookup(
+    *, spec: ReportSpec, force: bool = False, may_start: Callable[[], bool] | None = None
+) -> ReportLookup:
     """Fresh: serve. Stale: serve and make sure one refresh runs. Miss: join or start the job.
 
     `force` (an admin's refresh) fetches even a fresh report, but still joins a running job.
+    `may_start` is asked only before a new fetch would start (joining one is free); when it
+    says no, a stale report is served without a refresh and a miss raises FetchLimitReached.
     Raises cache.CacheUnavailable when Redis is down, WorkerUnavailable when Celery is.
     """
     cached = cache.result_get(report_key=spec.key)
     if cached is not None and not force and cached.is_fresh(now=time.time()):
+        metric_incr("gad_cache_lookups_total", outcome="fresh")
         return ReportLookup(status="fresh", spec=spec, cached=cached, job_id=None)
-    job_id = report_job_ensure(spec=spec)
+    metric_incr("gad_cache_lookups_total", outcome="stale" if cached is not None else "miss")
+    try:
+        job_id: str | None = report_job_ensure(spec=spec, may_start=may_start)
+    except FetchLimitReached:
+        if cached is None:
+            raise
+        job_id = None
     status: LookupStatus = "stale" if cached is not None else "pending"
     return ReportLookup(status=status, spec=spec, cached=cached, job_id=job_id)
 
 
-def report_job_ensure(*, spec: ReportSpec) -> str:
-    """Single-flight: return the id of the one job fetching this report, starting it if needed."""
+def report_job_ensure(*, spec: ReportSpec, may_start: Callable[[], bool] | None = None) -> str:
+    """Single-flight: return the id of the one job fetching this report, starting it if needed
+    (and if `may_start` allows; otherwise FetchLimitReached)."""
     # Two rounds at most: the second runs after reaping a lock whose job had already ended.
     for _ in range(2):
         job_id = str(uuid.uuid4())
         if cache.lock_acquire(
             report_key=spec.key, job_id=job_id, ttl_seconds=settings.CELERY_TASK_TIME_LIMIT + 60
         ):
+            if may_start is not None and not may_start():
+                # A lock with no job is an orphan to any concurrent reader: it reaps it.
+                cache.lock_release(report_key=spec.key, job_id=job_id)
+                raise FetchLimitReached(
+                    "You started too many new fetches in the last minute; wait a moment."
+                )
             cache.job_create(job_id=job_id, report_key=spec.key, spec=spec.to_dict())
             _enqueue(spec=spec, job_id=job_id)
             return job_id
@@ -232,6 +255,7 @@ def report_run(*, spec_data: dict[str, Any], job_id: str) -> str:
         cache.report_error_put(report_key=spec.key, message=message, at=now)
         cache.job_update(job_id=job_id, state="failed", message=message)
         cache.lock_release(report_key=spec.key, job_id=job_id)
+        metric_incr("gad_fetches_total", outcome="failed")
         _saved_reports_record(report_key=spec.key, error=message)
         if not isinstance(exc, GenesysError):
             raise
@@ -259,6 +283,8 @@ def report_run(*, spec_data: dict[str, Any], job_id: str) -> str:
         message="",
     )
     cache.lock_release(report_key=spec.key, job_id=job_id)
+    metric_incr("gad_fetches_total", outcome="done")
+    metric_incr("gad_fetch_seconds_total", payload["fetch"]["seconds"])
     logger.info(
         "fetch done report=%s job=%s pages=%s items=%s requests=%s",
         spec.key,

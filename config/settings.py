@@ -7,9 +7,14 @@ Production-only values have no default, so a misconfigured server stops at boot.
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
 
+from celery import current_task
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
@@ -47,6 +52,47 @@ def env_str(name: str, default: str = "") -> str:
     return os.environ.get(name, "").strip() or default
 
 
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+DATABASE_ENGINES = {
+    "postgres": "django.db.backends.postgresql",
+    "postgresql": "django.db.backends.postgresql",
+    "sqlite": "django.db.backends.sqlite3",
+}
+
+
+def database_from_url(url: str) -> dict[str, Any]:
+    """A DATABASES entry from postgres://user:password@host:5432/name?sslmode=require (query
+    values become OPTIONS) or sqlite:////absolute/path.sqlite3. Percent-escape a password that
+    holds @ : / or %."""
+    parts = urlsplit(url)
+    engine = DATABASE_ENGINES.get(parts.scheme)
+    if engine is None:
+        raise ImproperlyConfigured(
+            f"DATABASE_URL must start with postgres:// or sqlite://, not {parts.scheme + '://'!r}"
+        )
+    name = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
+    if not name:
+        raise ImproperlyConfigured("DATABASE_URL names no database (postgres://host/NAME)")
+    if engine.endswith("sqlite3"):
+        return {"ENGINE": engine, "NAME": name}
+    return {
+        "ENGINE": engine,
+        "NAME": name,
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": parts.hostname or "",
+        "PORT": str(parts.port or ""),
+        "OPTIONS": dict(parse_qsl(parts.query)),
+        # Keep a connection for a minute rather than one per request, and check it before reuse,
+        # so a restarted PostgreSQL costs one failed check, not a failed request.
+        "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60),
+        "CONN_HEALTH_CHECKS": True,
+    }
+
+
 DEBUG = env_bool("DEBUG", True)
 
 SECRET_KEY = env_str("SECRET_KEY")
@@ -56,7 +102,9 @@ if not SECRET_KEY:
     # Only for a laptop with DEBUG on; production fails above instead.
     SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
 
-ALLOWED_HOSTS = [h for h in env_str("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h]
+if not DEBUG and not env_str("ALLOWED_HOSTS"):
+    raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DEBUG is off (see .env.example)")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
@@ -100,14 +148,21 @@ TEMPLATES = [
     },
 ]
 
-# SQLite holds only Django's own tables (users, sessions, saved reports); report data lives in
-# Redis. DATABASE_URL support for PostgreSQL comes with the production stack.
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": env_str("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
+# The database holds only Django's own tables (users, sessions, saved reports); report data lives
+# in Redis. SQLite on a laptop; DATABASE_URL (PostgreSQL) in production, where several web and
+# worker processes write at once.
+if env_str("DATABASE_URL"):
+    DATABASES = {"default": database_from_url(env_str("DATABASE_URL"))}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": env_str("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
+            # Opening a connection costs Django about 1 ms (it registers its SQL functions each
+            # time); once per request that was a quarter of a cached report's time (bench 1).
+            "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60),
+        }
     }
-}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -124,6 +179,27 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- HTTPS (production) -------------------------------------------------------------------------
+# Production serves HTTPS only, through a TLS-terminating proxy in front of gunicorn. With DEBUG
+# off, cookies are HTTPS-only and plain HTTP is redirected unless these say otherwise (trying the
+# compose stack on http://localhost needs SECURE_SSL_REDIRECT=false and SECURE_COOKIES=false).
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+# Health checks and metric scrapes come from inside the network, over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
+# Trust X-Forwarded-Proto only behind a proxy that sets it on every request: otherwise any client
+# could claim to be on HTTPS.
+if env_bool("SECURE_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# HSTS is opt-in: a browser that has seen it refuses plain HTTP to the site for that long, so
+# turn it on only once HTTPS works (start small, e.g. 3600, then 31536000).
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# The site's own origin(s) when it is behind a proxy, e.g. https://dash.example.com: without them
+# Django refuses POSTs (login, refresh) whose Origin it cannot match to the request.
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 # --- Redis -------------------------------------------------------------------------------------
 # One Redis server, separate DB numbers: cache.clear() or FLUSHDB on the cache must never eat the
@@ -226,13 +302,47 @@ REPORT_LIVE_TTL_SECONDS = env_int("REPORT_LIVE_TTL_SECONDS", 1800, minimum=1)
 REPORT_HISTORICAL_FRESH_SECONDS = env_int("REPORT_HISTORICAL_FRESH_SECONDS", 14400, minimum=1)
 REPORT_HISTORICAL_TTL_SECONDS = env_int("REPORT_HISTORICAL_TTL_SECONDS", 86400, minimum=1)
 
+
+class LogFormatter(logging.Formatter):
+    """One line per event, plain or JSON; inside a Celery task it names the task, whose id is the
+    job id, so every line of a fetch (retries, waits) can be traced to its job."""
+
+    def __init__(self, *, json_lines: bool = False) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+        self.json_lines = json_lines
+
+    def format(self, record: logging.LogRecord) -> str:
+        job = current_task.request.id if current_task and current_task.request else None
+        if not self.json_lines:
+            line = super().format(record)
+            return f"{line} [job={job}]" if job else line
+        event: dict[str, Any] = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if job:
+            event["job"] = job
+        if record.exc_info:
+            event["exception"] = self.formatException(record.exc_info)
+        # A traceback's newlines are escaped inside the JSON string: still one line per event.
+        return json.dumps(event, default=str)
+
+
+LOG_FORMAT = env_str("LOG_FORMAT", "plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {"line": {"()": LogFormatter, "json_lines": LOG_FORMAT == "json"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+# The worker and beat log through LOGGING above too, in the same format as the web, instead of
+# Celery replacing the root logger's handlers with its own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # The whole beat schedule, in one place.
 CELERY_BEAT_SCHEDULE = {
@@ -264,5 +374,10 @@ DASHBOARD_REFRESH_COOLDOWN_SECONDS = env_int("DASHBOARD_REFRESH_COOLDOWN_SECONDS
 # Any read may start a Genesys fetch, so a runaway script or tab must not drain the shared budget;
 # a person clicking through filters or a wallboard stays far below it.
 DASHBOARD_REPORT_READS_PER_MINUTE = env_int("DASHBOARD_REPORT_READS_PER_MINUTE", 60, minimum=1)
+# New Genesys fetches a user may start per minute (joining a fetch already running is free): a
+# script walking through filters must not fill Redis with reports or spend the shared budget.
+DASHBOARD_FETCHES_PER_MINUTE = env_int("DASHBOARD_FETCHES_PER_MINUTE", 20, minimum=1)
+# /metrics answers staff, or a scraper sending "Authorization: Bearer <this>" (empty: staff only).
+METRICS_TOKEN = env_str("METRICS_TOKEN")
 # Logging out lands on the login page rather than the admin's "logged out" page.
 LOGOUT_REDIRECT_URL = "login"

@@ -12,4 +12,5 @@ urlpatterns = [
     path("export.json", views.export_json, name="dashboard-export-json"),
     path("refresh", views.refresh, name="dashboard-refresh"),
     path("healthz", views.healthz, name="dashboard-healthz"),
+    path("metrics", views.metrics_prometheus, name="dashboard-metrics"),
 ]

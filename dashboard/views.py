@@ -8,6 +8,7 @@ Only when Redis itself is down does a request fetch inline, within a time budget
 from __future__ import annotations
 
 import csv
+import hmac
 import io
 import logging
 import math
@@ -20,7 +21,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
-import redis
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -32,8 +32,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from analytics_worker import cache, reports, services
 from analytics_worker.genesys.errors import GenesysError
-from analytics_worker.redis_client import get_redis
-from dashboard import metrics
+from dashboard import health, metrics
 
 logger = logging.getLogger(__name__)
 
@@ -158,6 +157,15 @@ def _report_read_allowed(request: HttpRequest) -> bool:
     return cache.throttle_hit(
         name=f"dashboard:reads:{request.user.pk}",
         limit=settings.DASHBOARD_REPORT_READS_PER_MINUTE,
+        window_seconds=60,
+    )
+
+
+def _fetch_allowed(request: HttpRequest) -> bool:
+    """Per-user cap on new fetches started (joining a running fetch is not counted)."""
+    return cache.throttle_hit(
+        name=f"dashboard:fetches:{request.user.pk}",
+        limit=settings.DASHBOARD_FETCHES_PER_MINUTE,
         window_seconds=60,
     )
 
@@ -400,7 +408,7 @@ def index(request: HttpRequest) -> HttpResponse:
                 ),
             )
             return _render_index(request, context, status=429)
-        lookup = services.report_lookup(spec=spec)
+        lookup = services.report_lookup(spec=spec, may_start=lambda: _fetch_allowed(request))
         if lookup.status == "pending":
             job = cache.job_get(job_id=lookup.job_id or "") or {"state": "queued"}
             context.update(
@@ -416,6 +424,11 @@ def index(request: HttpRequest) -> HttpResponse:
             context["last_error"] = _last_error(spec)
     except cache.CacheUnavailable as exc:
         return _index_degraded(request, context, spec=spec, reason=str(exc))
+    except services.FetchLimitReached as exc:
+        context.update(
+            problem=str(exc), advice="Reports you opened are still loading; reload soon."
+        )
+        return _render_index(request, context, status=429)
     except services.WorkerUnavailable as exc:
         context.update(
             problem=str(exc),
@@ -485,7 +498,9 @@ def api_report(request: HttpRequest) -> HttpResponse:
                 "minute; wait a moment.",
                 status=429,
             )
-        lookup = services.report_lookup(spec=spec)
+        lookup = services.report_lookup(spec=spec, may_start=lambda: _fetch_allowed(request))
+    except services.FetchLimitReached as exc:
+        return _json_error(str(exc), status=429)
     except cache.CacheUnavailable as exc:
         return _api_report_degraded(spec=spec, reason=str(exc))
     except services.WorkerUnavailable as exc:
@@ -665,14 +680,30 @@ def refresh(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def healthz(request: HttpRequest) -> HttpResponse:
-    """For load balancers and `make run`: no login, no Genesys call, only our own parts."""
-    checks: dict[str, str] = {}
-    try:
-        get_redis().ping()
-        checks["redis"] = "ok"
-    except redis.RedisError as exc:
-        checks["redis"] = f"unavailable: {exc.__class__.__name__}"
-    healthy = all(value == "ok" for value in checks.values())
+    """For monitoring and `make run`: no login, no Genesys call, only our own parts (database,
+    Redis, broker, a recent worker heartbeat, beat's last tick); 503 names the parts that failed."""
+    checks = health.health_checks(now=time.time())
+    healthy = all(value == health.OK for value in checks.values())
     return JsonResponse(
         {"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503
+    )
+
+
+@require_GET
+def metrics_prometheus(request: HttpRequest) -> HttpResponse:
+    """Prometheus metrics, for staff or a scraper sending `Authorization: Bearer METRICS_TOKEN`."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    # compare_digest: the time taken must not tell how much of a guessed token was right.
+    token_ok = bool(settings.METRICS_TOKEN) and hmac.compare_digest(
+        token.strip().encode(), settings.METRICS_TOKEN.encode()
+    )
+    if not (token_ok and scheme.lower() == "bearer"):
+        if not request.user.is_authenticated:
+            response = HttpResponse("Log in as staff, or send the metrics token.\n", status=401)
+            response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+            return response
+        if not request.user.is_staff:
+            raise PermissionDenied("Only staff can read the metrics.")
+    return HttpResponse(
+        health.metrics_text(), content_type="text/plain; version=0.0.4; charset=utf-8"
     )

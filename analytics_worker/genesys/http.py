@@ -50,7 +50,7 @@ from analytics_worker.genesys.errors import (
     GenesysRateLimited,
     GenesysUnavailable,
 )
-from analytics_worker.redis_client import get_redis, redis_key
+from analytics_worker.redis_client import get_redis, metric_incr, redis_key
 
 logger = logging.getLogger(__name__)
 
@@ -159,6 +159,7 @@ class _Call:
             )
             access_token_drop(only_if=token)
             self.progress.retries += 1
+            metric_incr("gad_upstream_retries_total")
             token = _token()
             response = self.send(token)
             if response.status_code == 401:
@@ -179,7 +180,7 @@ class _Call:
             timeout = min(timeout, left)
         self.progress.requests += 1
         try:
-            return _session.request(
+            response = _session.request(
                 self.method,
                 settings.GENESYS_API_URL + self.path,
                 json=self.json,
@@ -193,6 +194,7 @@ class _Call:
             requests.exceptions.ChunkedEncodingError,
         ) as exc:
             what = type(exc).__name__
+            metric_incr("gad_upstream_requests_total", status=what)
             raise _Retryable(
                 GenesysUnavailable(
                     f"Could not reach Genesys at {settings.GENESYS_API_URL} for {self.method} "
@@ -201,6 +203,8 @@ class _Call:
                 ),
                 what=what,
             ) from None
+        metric_incr("gad_upstream_requests_total", status=str(response.status_code))
+        return response
 
     def parse(self, response: requests.Response) -> Any:
         status = response.status_code
@@ -284,6 +288,7 @@ class _Call:
         what = failure.what if isinstance(failure, _Retryable) else "error"
         seconds = state.upcoming_sleep
         self.progress.retries += 1
+        metric_incr("gad_upstream_retries_total")
         # One line per retry; status and wait only (never headers, tokens or bodies).
         logger.warning(
             "Genesys %s %s: %s; retry %d/%d in %.1f s",

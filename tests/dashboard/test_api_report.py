@@ -144,6 +144,7 @@ def test_it_reads_a_hit_with_one_redis_read_and_one_write(
     monkeypatch.setattr(fake_redis, "execute_command", spy_command)
     monkeypatch.setattr(fake_redis, "pipeline", spy_pipeline)
     assert client_alice.get(URL).status_code == 200
-    # The result (one HMGET) and the user's read counter (one INCR+EXPIRE transaction).
-    assert commands == ["HMGET"]
+    # The result (one HMGET), the hit counter for /metrics (one HINCRBYFLOAT) and the user's read
+    # counter (one INCR+EXPIRE transaction).
+    assert commands == ["HMGET", "HINCRBYFLOAT"]
     assert len(pipelines) == 1
