@@ -141,6 +141,12 @@ def job_create(*, job_id: str, report_key: str, spec: dict[str, Any]) -> None:
         pipe.execute()
 
 
+def job_delete(*, job_id: str) -> None:
+    """Forget a job that never started (its requester lost the race for the lock)."""
+    with _redis_errors():
+        get_redis().delete(redis_key("job", job_id))
+
+
 def job_update(*, job_id: str, **fields: str | int | float) -> None:
     fields["updated_at"] = time.time()
     with _redis_errors():

@@ -83,18 +83,22 @@ def report_job_ensure(*, spec: ReportSpec, may_start: Callable[[], bool] | None 
     # Two rounds at most: the second runs after reaping a lock whose job had already ended.
     for _ in range(2):
         job_id = str(uuid.uuid4())
+        # The job's record goes in before its lock: whoever finds the lock finds the job too.
+        # The other way round, a requester arriving in between took the starting job for an
+        # orphan, reaped its lock and started a second fetch (bench 5 saw 6 of 50).
+        cache.job_create(job_id=job_id, report_key=spec.key, spec=spec.to_dict())
         if cache.lock_acquire(
             report_key=spec.key, job_id=job_id, ttl_seconds=settings.CELERY_TASK_TIME_LIMIT + 60
         ):
             if may_start is not None and not may_start():
-                # A lock with no job is an orphan to any concurrent reader: it reaps it.
                 cache.lock_release(report_key=spec.key, job_id=job_id)
+                cache.job_delete(job_id=job_id)
                 raise FetchLimitReached(
                     "You started too many new fetches in the last minute; wait a moment."
                 )
-            cache.job_create(job_id=job_id, report_key=spec.key, spec=spec.to_dict())
             _enqueue(spec=spec, job_id=job_id)
             return job_id
+        cache.job_delete(job_id=job_id)  # another requester holds the lock: join its job
         holder = cache.lock_holder(report_key=spec.key)
         if holder is None:
             continue  # the lock expired between SET NX and GET

@@ -98,3 +98,22 @@ def test_it_reaps_only_orphaned_locks(spec, enqueued):
     assert services.locks_reap() == 1
     assert cache.lock_holder(report_key=spec.key) == live
     assert cache.lock_holder(report_key="other") is None
+
+
+def test_a_requester_arriving_just_after_the_lock_joins_the_new_job(spec, enqueued, monkeypatch):
+    # The race bench 5 found: a second requester that finds the lock a moment after it is taken
+    # must find its job too, not take the lock for an orphan and start a second fetch.
+    real_acquire = cache.lock_acquire
+    joined: list[str] = []
+
+    def acquire_then_race(**kwargs):
+        won = real_acquire(**kwargs)
+        if won and not joined:
+            joined.append("")  # only the first winner lets a rival in
+            joined[0] = services.report_lookup(spec=spec).job_id
+        return won
+
+    monkeypatch.setattr(cache, "lock_acquire", acquire_then_race)
+    first = services.report_lookup(spec=spec).job_id
+    assert joined == [first]
+    assert enqueued.call_count == 1
