@@ -36,6 +36,11 @@ test-postgres: check-redis
 drills: check-redis
 	$(BIN)/python -m pytest -m drill
 
+# Benchmarks (docs/PERFORMANCE.md): every figure against a baseline measured in the same run.
+# `make bench ARGS=--quick` runs each at a small size (a smoke test, never judged on timing).
+bench: check-redis
+	$(BIN)/python -m bench $(ARGS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

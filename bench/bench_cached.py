@@ -1,0 +1,344 @@
+"""Bench 1, cached report served: GET /api/report for 7 days at 30 minutes, logged in, under
+gunicorn with 2 sync workers, driven by bench/loadgen.py in another process on loopback.
+
+Three views answer the same report from Redis, side by side on the same server:
+- ours: GET /api/report (the product: middleware, session login, per-user read counter, one
+  HMGET of the pre-serialised result, its bytes spliced into the answer);
+- baseline: the tutorial's design (bench/baseline.py): GET the raw conversation list, parse it,
+  normalise it, build the chart, on every request; same server, login and middleware;
+- ceiling: a bare WSGI callable (bench/wsgi.py) answering ours's bytes from one Redis GET.
+
+Throughput is closed loop (CONCURRENCY requests in flight); latency under load is open loop at
+OPEN_RATE requests/s. Ours is O(buckets) and the baseline O(conversations), so the ratio grows
+with the volume: measured at 2,000 and 50,000 conversations/day.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+import orjson
+import requests
+
+from bench import stack
+from bench.common import (
+    BenchResult,
+    Table,
+    fmt_ms,
+    fmt_num,
+    fmt_ratio,
+    median,
+    medians,
+    ratio,
+    repeat,
+)
+
+NAME = "cached"
+DAYS = 7
+# In flight: 2 per worker (one served, one queued) so no worker idles between requests. The
+# baseline needs seconds a request at 50,000/day: one per worker, and no warm-up, keeps its runs
+# short without changing its throughput (both workers stay busy).
+CONCURRENCY = {"ours": 4, "baseline": 2, "ceiling": 4}
+VIEWS = tuple(CONCURRENCY)
+OPEN_RATE = 200.0
+IN_PROCESS_REQUESTS = 500
+# A p99 of 800 requests is their 8th slowest: one neighbour's burst can make it. Five runs.
+OPEN_RUNS = 5
+P99_TARGET_SECONDS = 0.025
+
+
+def run(st: stack.Stack) -> BenchResult:
+    result = BenchResult(NAME)
+    sizes = (2000,) if st.quick else (2000, 50000)
+    throughput = Table(
+        f"1. Cached report served: {DAYS} days at 30 min, gunicorn -w 2, closed loop, "
+        f"median of {st.runs}",
+        [
+            "conv/day",
+            "view",
+            "in flight",
+            "req/s",
+            "runs' req/s",
+            "p50",
+            "p99",
+            "vs baseline",
+            "vs ceiling",
+            "bytes",
+        ],
+    )
+    in_process = Table(
+        "1c. The same answers without sockets: the WSGI application called in this process, "
+        f"µs a request (median of {max(st.runs, 5)} runs of {IN_PROCESS_REQUESTS})",
+        ["conv/day", "ours", "ceiling", "ours / ceiling"],
+    )
+    latency = Table(
+        f"1b. Latency at {OPEN_RATE:.0f} requests/s (open loop: counted from when each request "
+        f"was due)",
+        ["conv/day", "view", "runs", "sent/s", "p50", "p99", "max", "errors"],
+    )
+    for per_day in sizes:
+        figures = _measure_volume(st, per_day=per_day, throughput=throughput, latency=latency)
+        figures["in_process"] = _in_process(st, views=figures["views"])
+        cost = figures["in_process"]
+        in_process.add(
+            f"{per_day:,}",
+            f"{cost['ours']:,.0f}",
+            f"{cost['ceiling']:,.0f}",
+            fmt_ratio(ratio(cost["ours"], cost["ceiling"])),
+        )
+        result.figures[str(per_day)] = figures
+    _targets(result, sizes)
+    throughput.notes.append(
+        "One client process (bench/loadgen.py) shares the 2 cores with gunicorn, Redis and the "
+        "machine's other users. Each round measures the three views back to back; a ratio is "
+        "the median of the rounds' own ratios."
+    )
+    in_process.notes.append(
+        "What a request costs the server alone (Django, middleware, session, user, Redis), "
+        "with no client or gunicorn socket work."
+    )
+    result.tables += [throughput, latency, in_process]
+    return result
+
+
+def _measure_volume(
+    st: stack.Stack, *, per_day: int, throughput: Table, latency: Table
+) -> dict[str, Any]:
+    stack.server_start(st, per_day=per_day)
+    views = _seed(st)
+    duration = 1.0 if st.quick else 2.5
+    # Rounds of ours, baseline, ceiling back to back, and each ratio taken within a round: a
+    # neighbour's burst on this shared machine then hits both sides of a ratio alike.
+    samples: dict[str, list[dict[str, float]]] = {name: [] for name in VIEWS}
+    for _ in range(st.runs):
+        for name in VIEWS:
+            samples[name].append(
+                _loadgen(
+                    st,
+                    path=views[name]["path"],
+                    duration=duration,
+                    concurrency=CONCURRENCY[name],
+                    warmup=0.0 if name == "baseline" else 0.5,
+                    min_requests=CONCURRENCY[name],
+                )
+            )
+    closed = {name: medians(samples[name]) for name in VIEWS}
+    rounds = range(st.runs)
+    speedup = median(
+        [ratio(samples["ours"][i]["rps"], samples["baseline"][i]["rps"]) for i in rounds]
+    )
+    share = median([ratio(samples["ours"][i]["rps"], samples["ceiling"][i]["rps"]) for i in rounds])
+    ratios = {
+        "ours": (speedup, share),
+        "baseline": (1.0, float("nan")),
+        "ceiling": (float("nan"), 1.0),
+    }
+    for name in VIEWS:
+        found = closed[name]
+        throughput.add(
+            f"{per_day:,}",
+            name,
+            CONCURRENCY[name],
+            fmt_num(found["rps"], 1 if found["rps"] < 100 else 0),
+            _spread(found["rps_all"]),
+            fmt_ms(found["p50"]),
+            fmt_ms(found["p99"]),
+            fmt_ratio(ratios[name][0]),
+            fmt_ratio(ratios[name][1]),
+            f"{views[name]['bytes']:,}",
+        )
+    open_loop: dict[str, dict[str, float]] = {}
+    for name in ("ours", "ceiling"):
+        # The ceiling's latency is the floor of this machine and client: one run is enough.
+        open_loop[name] = repeat(
+            (1 if st.quick else OPEN_RUNS) if name == "ours" else 1,
+            lambda name=name: _loadgen(
+                st,
+                path=views[name]["path"],
+                duration=2.0 if st.quick else 4.0,
+                rate=OPEN_RATE,
+                warmup=0.5,
+            ),
+        )
+        found = open_loop[name]
+        latency.add(
+            f"{per_day:,}",
+            name,
+            len(found["rps_all"]),
+            fmt_num(found["rps"]),
+            fmt_ms(found["p50"]),
+            fmt_ms(found["p99"]),
+            fmt_ms(found["max"]),
+            fmt_num(found["errors"]),
+        )
+    return {
+        "closed": closed,
+        "open": open_loop,
+        "views": views,
+        "speedup": speedup,
+        "ceiling_share": share,
+    }
+
+
+def _in_process(st: stack.Stack, *, views: dict[str, dict[str, Any]]) -> dict[str, float]:
+    """µs a request of ours and the ceiling, calling bench.wsgi.application directly."""
+    import io
+    import time
+    from urllib.parse import urlsplit
+
+    from bench.wsgi import application
+
+    def call(path: str) -> None:
+        parts = urlsplit(path)
+        environ = {
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": parts.path,
+            "QUERY_STRING": parts.query,
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": str(st.port),
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "HTTP_HOST": f"127.0.0.1:{st.port}",
+            "HTTP_COOKIE": st.cookie_header,
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(),
+            "wsgi.errors": sys.stderr,
+        }
+        statuses: list[str] = []
+        body = application(environ, lambda status, headers, exc_info=None: statuses.append(status))
+        b"".join(body)
+        if hasattr(body, "close"):
+            body.close()  # request_finished: Django closes (or keeps) its connections here
+        if not statuses[0].startswith("200"):
+            raise RuntimeError(f"{path} answered {statuses[0]} in process")
+
+    def measure(path: str) -> float:
+        for _ in range(20):
+            call(path)
+        started = time.perf_counter()
+        for _ in range(IN_PROCESS_REQUESTS):
+            call(path)
+        return (time.perf_counter() - started) / IN_PROCESS_REQUESTS * 1e6
+
+    runs = max(st.runs, 5)
+    return {
+        name: median([measure(views[name]["path"]) for _ in range(runs)])
+        for name in ("ours", "ceiling")
+    }
+
+
+def _spread(values: list[float]) -> str:
+    digits = 1 if min(values) < 100 else 0
+    return ", ".join(fmt_num(value, digits) for value in values)
+
+
+def _seed(st: stack.Stack) -> dict[str, dict[str, Any]]:
+    """Cache the report for all three views; check they agree on the conversations counted."""
+    from bench import baseline, data
+
+    first, last = stack.past_days(DAYS)
+    params = stack.report_params(first=first, last=last)
+    spec = stack.report_spec(params)
+    stack.report_seed(spec)
+    ours_path = f"/api/report?{stack.query_string(params)}"
+    ours = _get(st, ours_path)
+    if ours["status"] != "fresh":
+        raise RuntimeError(f"the seeded report is {ours['status']}, not fresh")
+
+    variables = baseline.build_analytics_query(
+        view_id="all", start_date=_iso(spec.start), end_date=_iso(spec.end)
+    )
+    raw, count = data.raw_list_json(start=spec.start, end=spec.end, per_day=st.per_day)
+    stack.redis_db("baseline").set(baseline.cache_key(variables), raw)
+    baseline_path = "/bench/baseline/api?" + stack.query_string(
+        {"viewId": "all", "startDate": _iso(spec.start), "endDate": _iso(spec.end)}
+    )
+    chart = _get(st, baseline_path)
+    counted = sum(chart["data"]["datasets"][0]["data"])
+    if not counted == count == ours["report"]["totals"]["conversations"]:
+        raise RuntimeError(
+            f"the views disagree: baseline {counted} of {count}, ours "
+            f"{ours['report']['totals']['conversations']}"
+        )
+
+    ours_bytes = _get_bytes(st, ours_path)
+    stack.redis_db("cache").set(stack.CEILING_KEY, ours_bytes)
+    return {
+        "ours": {"path": ours_path, "bytes": len(ours_bytes)},
+        "baseline": {
+            "path": baseline_path,
+            "bytes": len(_get_bytes(st, baseline_path)),
+            "raw_bytes": len(raw),
+            "conversations": count,
+        },
+        "ceiling": {"path": stack.CEILING_PATH, "bytes": len(ours_bytes)},
+    }
+
+
+def _iso(moment: Any) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _get_bytes(st: stack.Stack, path: str) -> bytes:
+    response = requests.get(st.base_url + path, headers={"Cookie": st.cookie_header}, timeout=300)
+    response.raise_for_status()
+    return response.content
+
+
+def _get(st: stack.Stack, path: str) -> Any:
+    return orjson.loads(_get_bytes(st, path))
+
+
+def _loadgen(
+    st: stack.Stack,
+    *,
+    path: str,
+    duration: float,
+    warmup: float,
+    concurrency: int = 0,
+    min_requests: int = 0,
+    rate: float = 0.0,
+) -> dict[str, float]:
+    command = [sys.executable, "-m", "bench.loadgen", "--port", str(st.port), "--path", path]
+    command += ["--cookie", st.cookie_header, "--duration", str(duration)]
+    command += ["--warmup", str(warmup)]
+    if rate:
+        command += ["--rate", str(rate)]
+    else:
+        command += ["--concurrency", str(concurrency), "--min-requests", str(min_requests)]
+        command += ["--max-duration", "90"]
+    done = subprocess.run(command, cwd=stack.ROOT, capture_output=True, text=True, check=True)
+    found = orjson.loads(done.stdout)
+    bad = found["requests"] - found["ok"] + found["errors"]
+    if bad:
+        raise RuntimeError(f"{bad} failed requests to {path}: {found['statuses']}")
+    return {key: found[key] for key in ("rps", "p50", "p99", "max", "errors")}
+
+
+def _targets(result: BenchResult, sizes: tuple[int, ...]) -> None:
+    figures = result.figures
+    speedup_small = figures["2000"]["speedup"]
+    result.target(
+        "throughput >= 20x the baseline at 2,000/day",
+        fmt_ratio(speedup_small),
+        speedup_small >= 20,
+    )
+    if len(sizes) > 1:
+        speedup_large = figures["50000"]["speedup"]
+        result.target(
+            "the ratio grows with the data (50,000/day vs 2,000/day)",
+            f"{fmt_ratio(speedup_small)} -> {fmt_ratio(speedup_large)}",
+            speedup_large > speedup_small,
+        )
+    for per_day in sizes:
+        share = figures[str(per_day)]["ceiling_share"]
+        result.target(
+            f"throughput >= 0.5x the ceiling view ({per_day:,}/day)", fmt_ratio(share), share >= 0.5
+        )
+        p99 = figures[str(per_day)]["open"]["ours"]["p99"]
+        result.target(
+            f"p99 under 25 ms at 200 requests/s ({per_day:,}/day)",
+            fmt_ms(p99),
+            p99 < P99_TARGET_SECONDS,
+        )

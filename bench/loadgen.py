@@ -1,0 +1,286 @@
+"""A small HTTP/1.1 load generator, run in a process of its own: `python -m bench.loadgen ...`.
+
+Two modes, both on one thread with non-blocking sockets (selectors), so the client costs little
+CPU next to the server it measures:
+
+- closed loop (`--concurrency N`): N requests always in flight; as one completes the next starts.
+  Gives the most requests/s the server can answer.
+- open loop (`--rate R`): requests are due at fixed times, R per second, whatever the server
+  does. A request's latency counts from when it was due, not from when it was sent, so a server
+  that falls behind shows it (no "coordinated omission").
+
+Keep-alive is used whenever the server allows it; gunicorn's sync workers answer
+`Connection: close`, and then each request opens a new connection. The client waits for the
+server's FIN before closing, so TIME_WAIT stays on the server side and the client never runs out
+of ports. Prints one JSON object: requests, errors, statuses, requests/s, latency percentiles.
+No Django here: this process must stay small and fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import math
+import selectors
+import socket
+import sys
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+RECV_SIZE = 256 * 1024
+
+
+@dataclass
+class Slot:
+    """One request in flight (and the connection it is on)."""
+
+    sock: socket.socket
+    due: float  # when the request was due (open loop) or sent (closed loop)
+    connected: bool = False
+    buffer: bytearray = field(default_factory=bytearray)
+    head_end: int = -1
+    length: int = -1  # Content-Length, -1 until the head is read (or when absent)
+    status: int = 0
+    close: bool = False
+
+
+class LoadGenerator:
+    def __init__(self, *, host: str, port: int, path: str, cookie: str) -> None:
+        self.address = (host, port)
+        headers = [f"GET {path} HTTP/1.1", f"Host: {host}:{port}", "Accept: application/json"]
+        if cookie:
+            headers.append(f"Cookie: {cookie}")
+        self.request = ("\r\n".join(headers) + "\r\n\r\n").encode()
+        self.selector = selectors.DefaultSelector()
+        self.idle: list[socket.socket] = []  # keep-alive connections ready for a request
+        self.latencies: list[float] = []
+        self.statuses: Counter[int] = Counter()
+        self.errors = 0
+        self.recording = True
+        self.in_flight = 0
+
+    # -- one request -----------------------------------------------------------------------------
+
+    def start(self, due: float) -> bool:
+        """Start one request; False if it failed at once (the server refused the connection)."""
+        if self.idle:
+            slot = Slot(sock=self.idle.pop(), due=due, connected=True)
+            self.in_flight += 1
+            self._send(slot)
+            return True
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if sock.connect_ex(self.address) not in (0, errno.EINPROGRESS):
+            sock.close()
+            self._failed()
+            return False
+        self.in_flight += 1
+        self.selector.register(sock, selectors.EVENT_WRITE, Slot(sock=sock, due=due))
+        return True
+
+    def _send(self, slot: Slot) -> None:
+        try:
+            slot.sock.sendall(self.request)  # small enough to go in one write
+        except OSError:
+            self._drop(slot)
+            return
+        self.selector.register(slot.sock, selectors.EVENT_READ, slot)
+
+    def on_event(self, slot: Slot | None, sock: socket.socket) -> None:
+        """Handle one socket's readiness."""
+        if slot is None:  # a closing connection: wait for the server's FIN, then close
+            try:
+                if sock.recv(RECV_SIZE):
+                    return
+            except OSError:
+                pass
+            self.selector.unregister(sock)
+            sock.close()
+            return
+        if not slot.connected:
+            self.selector.unregister(sock)
+            if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                sock.close()
+                self.in_flight -= 1
+                self._failed()
+                return
+            slot.connected = True
+            self._send(slot)
+            return
+        try:
+            chunk = sock.recv(RECV_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self._drop(slot)
+            return
+        if not chunk:
+            if slot.head_end >= 0 and slot.length < 0:  # a body delimited by EOF
+                self._done(slot, reuse=False)
+            else:
+                self._drop(slot)
+            return
+        slot.buffer += chunk
+        if slot.head_end < 0:
+            slot.head_end = slot.buffer.find(b"\r\n\r\n")
+            if slot.head_end < 0:
+                return
+            head = bytes(slot.buffer[: slot.head_end]).lower()
+            slot.status = int(head[9:12])
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name == b"content-length":
+                    slot.length = int(value)
+                elif name == b"connection" and b"close" in value:
+                    slot.close = True
+        if slot.length >= 0 and len(slot.buffer) - slot.head_end - 4 >= slot.length:
+            self._done(slot, reuse=not slot.close)
+
+    def _done(self, slot: Slot, *, reuse: bool) -> None:
+        self.in_flight -= 1
+        if self.recording:
+            self.latencies.append(time.perf_counter() - slot.due)
+            self.statuses[slot.status] += 1
+        if reuse:
+            self.selector.unregister(slot.sock)
+            self.idle.append(slot.sock)
+        else:
+            self.selector.modify(slot.sock, selectors.EVENT_READ, None)
+
+    def _drop(self, slot: Slot) -> None:
+        try:
+            self.selector.unregister(slot.sock)
+        except (KeyError, ValueError):
+            pass
+        slot.sock.close()
+        self.in_flight -= 1
+        self._failed()
+
+    def _failed(self) -> None:
+        if self.recording:
+            self.errors += 1
+
+    # -- the two loops ---------------------------------------------------------------------------
+
+    def closed_loop(
+        self, *, concurrency: int, duration: float, min_requests: int, max_duration: float
+    ) -> float:
+        """Keep `concurrency` requests in flight for `duration` s (and until `min_requests` have
+        been started), then let those in flight finish: every request started is counted, and
+        none is left running on the server to slow down whatever is measured next."""
+        started = time.perf_counter()
+        while True:
+            elapsed = time.perf_counter() - started
+            begun = len(self.latencies) + self.errors + self.in_flight
+            stopping = elapsed >= max_duration or (elapsed >= duration and begun >= min_requests)
+            if stopping and (not self.in_flight or elapsed >= max_duration + 60):
+                return elapsed
+            while not stopping and self.in_flight < concurrency and self.start(time.perf_counter()):
+                pass
+            self.poll(0.05)
+
+    def open_loop(self, *, rate: float, duration: float, max_in_flight: int) -> float:
+        interval = 1.0 / rate
+        total = math.ceil(rate * duration)
+        started = time.perf_counter()
+        waiting: deque[float] = deque()  # due times of requests not sent yet
+        scheduled = 0
+        while scheduled < total or waiting or self.in_flight:
+            now = time.perf_counter()
+            if now - started > duration * 3 + 30:
+                break  # a server that stopped answering: report what came back
+            while scheduled < total and started + scheduled * interval <= now:
+                waiting.append(started + scheduled * interval)
+                scheduled += 1
+            while waiting and self.in_flight < max_in_flight:
+                self.start(waiting.popleft())
+            next_due = started + scheduled * interval if scheduled < total else now + 0.05
+            self.poll(max(0.0, next_due - now))
+        return time.perf_counter() - started
+
+    def drain(self, timeout: float) -> None:
+        """Let the requests in flight finish, starting none."""
+        deadline = time.perf_counter() + timeout
+        while self.in_flight and time.perf_counter() < deadline:
+            self.poll(0.05)
+
+    def poll(self, timeout: float) -> None:
+        for key, _mask in self.selector.select(timeout=timeout):
+            self.on_event(key.data, key.fileobj)  # type: ignore[arg-type]
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile of already sorted values."""
+    if not sorted_values:
+        return float("nan")
+    rank = max(1, math.ceil(fraction * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+def summary(generator: LoadGenerator, seconds: float) -> dict[str, Any]:
+    values = sorted(generator.latencies)
+    ok = sum(count for status, count in generator.statuses.items() if 200 <= status < 300)
+    return {
+        "requests": len(values),
+        "ok": ok,
+        "errors": generator.errors,
+        "statuses": {str(status): count for status, count in generator.statuses.items()},
+        "seconds": seconds,
+        "rps": len(values) / seconds if seconds else 0.0,
+        "p50": percentile(values, 0.50),
+        "p90": percentile(values, 0.90),
+        "p99": percentile(values, 0.99),
+        "max": values[-1] if values else float("nan"),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--path", required=True)
+    parser.add_argument("--cookie", default="")
+    parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--warmup", type=float, default=0.5, help="seconds not recorded")
+    parser.add_argument("--concurrency", type=int, default=8, help="closed loop: in flight")
+    parser.add_argument("--min-requests", type=int, default=0, help="closed loop: at least")
+    parser.add_argument("--max-duration", type=float, default=120.0)
+    parser.add_argument("--rate", type=float, default=0.0, help="open loop: requests/s")
+    args = parser.parse_args(argv)
+    if args.host != "127.0.0.1":
+        parser.error("benchmarks only ever send traffic to 127.0.0.1")
+
+    generator = LoadGenerator(host=args.host, port=args.port, path=args.path, cookie=args.cookie)
+    if args.warmup > 0:
+        generator.recording = False
+        if args.rate:
+            generator.open_loop(rate=args.rate, duration=args.warmup, max_in_flight=256)
+        else:
+            generator.closed_loop(
+                concurrency=args.concurrency,
+                duration=args.warmup,
+                min_requests=0,
+                max_duration=args.warmup,
+            )
+        generator.drain(timeout=args.max_duration)
+        generator.recording = True
+    if args.rate:
+        seconds = generator.open_loop(rate=args.rate, duration=args.duration, max_in_flight=256)
+    else:
+        seconds = generator.closed_loop(
+            concurrency=args.concurrency,
+            duration=args.duration,
+            min_requests=args.min_requests,
+            max_duration=args.max_duration,
+        )
+    sys.stdout.write(orjson.dumps(summary(generator, seconds)).decode() + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,245 @@
+"""The stack the benches run against, set up like production and torn down afterwards.
+
+- Redis: DB 8 report cache (and OAuth token, rate limiter, locks), 9 the simulated org's
+  counters, 10 the Celery broker, 11 the tutorial baseline's cache; all flushed before and after.
+- SQLite in a temporary directory, migrated, with one user and a logged-in session.
+- gunicorn (`bench.wsgi:application -w 2`, DEBUG off) on a free loopback port; it serves the
+  product, the simulated org under /sim/ at the volume a bench asks for, the tutorial baseline
+  under /bench/baseline/ and the ceiling view. One server at a time: a bench that needs another
+  volume restarts it.
+- This process is a worker too: it calls analytics_worker.services directly, with settings
+  pointing at that server's /sim/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import redis
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+REDIS_BASE = "redis://127.0.0.1:6379"
+REDIS_DBS = {"cache": 8, "sim": 9, "broker": 10, "baseline": 11}
+USERNAME = "bench"
+SERVER_START_SECONDS = 60
+# The ceiling view of bench 1 (bench/wsgi.py) answers the bytes stored under this key.
+CEILING_PATH = "/bench/ceiling"
+CEILING_KEY = "bench:ceiling"
+
+
+@dataclass
+class Stack:
+    tmp: Path
+    port: int
+    quick: bool
+    runs: int
+    session_cookie: str = ""
+    per_day: int = 0  # the running server's simulated volume, 0 when none runs
+    server: subprocess.Popen[bytes] | None = None
+    log_paths: list[Path] = field(default_factory=list)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def cookie_header(self) -> str:
+        from django.conf import settings
+
+        return f"{settings.SESSION_COOKIE_NAME}={self.session_cookie}"
+
+
+def redis_db(name: str) -> redis.Redis:
+    return redis.Redis.from_url(f"{REDIS_BASE}/{REDIS_DBS[name]}")
+
+
+def redis_flush() -> None:
+    for name in REDIS_DBS:
+        redis_db(name).flushdb()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def stack_open(*, quick: bool, runs: int) -> Stack:
+    """Environment, Django, Redis, database, static files and a logged-in user. No server yet."""
+    tmp = Path(tempfile.mkdtemp(prefix="gad-bench-"))
+    port = _free_port()
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
+            "DEBUG": "false",
+            "SECRET_KEY": f"bench-{uuid.uuid4().hex}",
+            "ALLOWED_HOSTS": "127.0.0.1",
+            # Production puts a TLS proxy in front of gunicorn; the benches talk plain HTTP to
+            # gunicorn itself on loopback.
+            "SECURE_SSL_REDIRECT": "false",
+            "SECURE_COOKIES": "false",
+            "SITE_URL": f"http://127.0.0.1:{port}",
+            "GENESYS_SIMULATOR": "true",
+            "GENESYS_CLIENT_ID": "",
+            "GENESYS_CLIENT_SECRET": "",
+            "GENESYS_API_URL": f"http://127.0.0.1:{port}/sim",
+            "GENESYS_LOGIN_URL": "",
+            "GENESYS_RATE_LIMIT_PER_MINUTE": "300",
+            "GENESYS_SIM_RATE_LIMIT_PER_MINUTE": "300",
+            "GENESYS_SIM_FAULTS": "",
+            "ANALYTICS_SOURCE": "aggregates",
+            "REPORT_DEFAULT_TIME_ZONE": "UTC",
+            "REPORT_CACHE_REDIS_URL": f"{REDIS_BASE}/{REDIS_DBS['cache']}",
+            "GENESYS_SIM_REDIS_URL": f"{REDIS_BASE}/{REDIS_DBS['sim']}",
+            "CELERY_BROKER_URL": f"{REDIS_BASE}/{REDIS_DBS['broker']}",
+            "BENCH_BASELINE_REDIS_URL": f"{REDIS_BASE}/{REDIS_DBS['baseline']}",
+            "SQLITE_PATH": str(tmp / "db.sqlite3"),
+            "BENCH_STATIC_ROOT": str(tmp / "static"),
+            # The per-user read cap (60/minute) guards Genesys from a runaway tab; a load test
+            # is one user sending thousands of reads, each still counted in Redis.
+            "DASHBOARD_REPORT_READS_PER_MINUTE": str(10**9),
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    import django
+
+    django.setup()
+    from django.contrib.auth.models import User
+    from django.core.management import call_command
+    from django.test import Client
+
+    redis_flush()
+    call_command("migrate", verbosity=0, interactive=False)
+    call_command("collectstatic", verbosity=0, interactive=False)
+    user = User.objects.create_user(USERNAME, password=uuid.uuid4().hex)
+    client = Client()
+    client.force_login(user)
+    from django.conf import settings
+
+    stack = Stack(tmp=tmp, port=port, quick=quick, runs=runs)
+    stack.session_cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    return stack
+
+
+def stack_close(stack: Stack) -> None:
+    server_stop(stack)
+    redis_flush()
+    shutil.rmtree(stack.tmp, ignore_errors=True)
+
+
+# --- the server --------------------------------------------------------------------------------
+
+
+def server_start(stack: Stack, *, per_day: int) -> None:
+    """gunicorn with 2 sync workers serving a simulated org of `per_day` conversations/day."""
+    if stack.server is not None and stack.per_day == per_day:
+        return
+    server_stop(stack)
+    log_path = stack.tmp / f"gunicorn-{per_day}.log"
+    stack.log_paths.append(log_path)
+    env = {**os.environ, "GENESYS_SIM_CONVERSATIONS_PER_DAY": str(per_day)}
+    command = [sys.executable, "-m", "gunicorn", "bench.wsgi:application", "-w", "2"]
+    command += ["-b", f"127.0.0.1:{stack.port}", "--timeout", "300", "--log-level", "warning"]
+    with open(log_path, "ab") as log:
+        stack.server = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    stack.per_day = per_day
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while time.monotonic() < deadline:
+        if stack.server.poll() is not None:
+            raise RuntimeError(f"gunicorn exited at start; see {log_path}")
+        try:
+            # The ceiling view (bench/wsgi.py): up as soon as a worker is, whatever /healthz
+            # thinks of the Celery worker this stack does not run.
+            if requests.get(stack.base_url + CEILING_PATH, timeout=2).status_code == 200:
+                # Both workers must be up before anything is measured.
+                time.sleep(0.5)
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    server_stop(stack)
+    raise RuntimeError(f"gunicorn did not answer within {SERVER_START_SECONDS} s; see {log_path}")
+
+
+def server_stop(stack: Stack) -> None:
+    """Stop the server this run started (by its pid: SIGTERM, gunicorn stops its workers)."""
+    if stack.server is None:
+        return
+    stack.server.terminate()
+    try:
+        stack.server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        stack.server.kill()
+        stack.server.wait(timeout=10)
+    stack.server = None
+    stack.per_day = 0
+
+
+# --- the simulated org's testing aids ---------------------------------------------------------
+
+
+def sim_stats(stack: Stack) -> dict[str, Any]:
+    return requests.get(f"{stack.base_url}/sim/_stats", timeout=10).json()
+
+
+def sim_reset(stack: Stack) -> None:
+    """Zero the org's counters and refill its rate budget (so benches do not share a minute)."""
+    requests.post(f"{stack.base_url}/sim/_reset", timeout=10).raise_for_status()
+
+
+# --- reports -------------------------------------------------------------------------------------
+
+
+def past_days(days: int, *, today: date | None = None) -> tuple[date, date]:
+    """The first and last of the `days` whole UTC days before today: data that is complete and
+    historical (long freshness), so a cached report stays fresh through a bench."""
+    today = today or datetime.now(UTC).date()
+    return today - timedelta(days=days), today - timedelta(days=1)
+
+
+def report_params(
+    *, first: date, last: date, granularity: str = "PT30M", source: str = "aggregates"
+) -> dict[str, str]:
+    return {
+        "range": "custom",
+        "start": first.isoformat(),
+        "end": last.isoformat(),
+        "granularity": granularity,
+        "tz": "UTC",
+        "source": source,
+    }
+
+
+def report_spec(params: Mapping[str, str]) -> Any:
+    from analytics_worker.reports import report_spec_build
+
+    return report_spec_build(params=dict(params), now=datetime.now(UTC), default_time_zone="UTC")
+
+
+def query_string(params: Mapping[str, str]) -> str:
+    return urlencode(params)
+
+
+def report_seed(spec: Any) -> None:
+    """Fetch the report from the simulated org and cache it, as the Celery task does."""
+    from analytics_worker import services
+
+    state = services.report_run(spec_data=spec.to_dict(), job_id=str(uuid.uuid4()))
+    if state != "done":
+        raise RuntimeError(f"seeding report {spec.key} ended {state}")

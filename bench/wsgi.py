@@ -1,0 +1,36 @@
+"""The benchmarks' WSGI entry point: the product's Django application, and in front of it the
+ceiling view of bench 1.
+
+The ceiling is the least any server could do for a cached report: a bare WSGI callable, no
+Django, no middleware, no login, that answers the same bytes as GET /api/report from one Redis
+GET. Run with `gunicorn bench.wsgi:application -w 2`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
+
+django_application = get_wsgi_application()
+
+from analytics_worker.redis_client import get_redis  # noqa: E402 (needs settings loaded)
+from bench.stack import CEILING_KEY, CEILING_PATH  # noqa: E402
+
+
+def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    if environ.get("PATH_INFO") == CEILING_PATH:
+        return ceiling(environ, start_response)
+    return django_application(environ, start_response)
+
+
+def ceiling(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    body = get_redis().get(CEILING_KEY) or b"{}"
+    start_response(
+        "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    )
+    return [body]
