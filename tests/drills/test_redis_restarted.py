@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import celery
 import pytest
 
 from tests.drills.stack import DAY_QUERY, RedisServer, Stack, wait_until
@@ -16,14 +15,8 @@ pytestmark = pytest.mark.drill
 # through it (consumer.on_connection_error_after_connected -> channel.close ->
 # restore_unacked_once): AttributeError, "Unrecoverable error", the worker exits. Any fetch
 # running when Redis goes away (acks_late) triggers it. 5.6.3 reconnects and passes this drill.
-CELERY_CANNOT_RECONNECT = pytest.mark.xfail(
-    celery.__version__ == "5.7.0",
-    reason="celery 5.7.0: the worker dies when the broker connection drops mid-task",
-    strict=True,
-)
 
 
-@CELERY_CANNOT_RECONNECT
 def test_the_web_degrades_then_everything_recovers_without_a_restart(
     stack: Stack, tmp_path: Path
 ) -> None:
