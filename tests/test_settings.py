@@ -76,6 +76,8 @@ def test_it_reads_a_sqlite_url() -> None:
     assert database_from_url("sqlite:////var/lib/dash/db.sqlite3") == {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": "/var/lib/dash/db.sqlite3",
+        "CONN_MAX_AGE": 60,
+        "CONN_HEALTH_CHECKS": True,
     }
 
 
