@@ -49,11 +49,15 @@ def redis_key(*parts: str) -> str:
 def metric_incr(name: str, amount: float = 1, **labels: str) -> None:
     """Add to a counter that every web and worker process shares (one field of one Redis hash,
     read by /metrics). Never raises: a metric must not break a fetch or a page."""
-    field = ";".join([name, *(f"{key}={value}" for key, value in sorted(labels.items()))])
     try:
-        get_redis().hincrbyfloat(redis_key("metrics"), field, amount)
+        get_redis().hincrbyfloat(redis_key("metrics"), metric_field(name, **labels), amount)
     except redis.RedisError:
         pass
+
+
+def metric_field(name: str, **labels: str) -> str:
+    """The metrics hash's field for one counter: `name;label=value;...`, labels sorted."""
+    return ";".join([name, *(f"{key}={value}" for key, value in sorted(labels.items()))])
 
 
 def metrics_read() -> dict[str, float]:

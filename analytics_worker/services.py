@@ -53,20 +53,26 @@ class ReportLookup:
 
 
 def report_lookup(
-    *, spec: ReportSpec, force: bool = False, may_start: Callable[[], bool] | None = None
+    *,
+    spec: ReportSpec,
+    force: bool = False,
+    may_start: Callable[[], bool] | None = None,
+    read_cap: cache.Throttle | None = None,
 ) -> ReportLookup:
     """Fresh: serve. Stale: serve and make sure one refresh runs. Miss: join or start the job.
 
     `force` (an admin's refresh) fetches even a fresh report, but still joins a running job.
     `may_start` is asked only before a new fetch would start (joining one is free); when it
     says no, a stale report is served without a refresh and a miss raises FetchLimitReached.
+    `read_cap` counts the read against the reader's cap in the same Redis round trip as the
+    read itself; past it, cache.ReadLimitReached.
     Raises cache.CacheUnavailable when Redis is down, WorkerUnavailable when Celery is.
     """
-    cached = cache.result_get(report_key=spec.key)
-    if cached is not None and not force and cached.is_fresh(now=time.time()):
-        metric_incr("gad_cache_lookups_total", outcome="fresh")
+    outcome, cached = cache.result_lookup(
+        report_key=spec.key, now=time.time(), force=force, read_cap=read_cap
+    )
+    if outcome == "fresh":
         return ReportLookup(status="fresh", spec=spec, cached=cached, job_id=None)
-    metric_incr("gad_cache_lookups_total", outcome="stale" if cached is not None else "miss")
     try:
         job_id: str | None = report_job_ensure(spec=spec, may_start=may_start)
     except FetchLimitReached:

@@ -2,8 +2,8 @@
 gunicorn with 2 sync workers, driven by bench/loadgen.py in another process on loopback.
 
 Three views answer the same report from Redis, side by side on the same server:
-- ours: GET /api/report (the product: middleware, session login, per-user read counter, one
-  HMGET of the pre-serialised result, its bytes spliced into the answer);
+- ours: GET /api/report (the product: middleware, session login, then one Redis round trip that
+  counts the user's read and reads the pre-serialised result, its bytes spliced into the answer);
 - baseline: the tutorial's design (bench/baseline.py): GET the raw conversation list, parse it,
   normalise it, build the chart, on every request; same server, login and middleware;
 - ceiling: a bare WSGI callable (bench/wsgi.py) answering ours's bytes from one Redis GET.

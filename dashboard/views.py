@@ -152,9 +152,9 @@ def _auto_minutes(request: HttpRequest) -> int:
     return minutes if minutes in AUTO_REFRESH_MINUTES else 0
 
 
-def _report_read_allowed(request: HttpRequest) -> bool:
-    """Per-user cap on report reads; raises CacheUnavailable when Redis is down."""
-    return cache.throttle_hit(
+def _read_cap(request: HttpRequest) -> cache.Throttle:
+    """Per-user cap on report reads (page loads and /api/report), counted by report_lookup."""
+    return cache.Throttle(
         name=f"dashboard:reads:{request.user.pk}",
         limit=settings.DASHBOARD_REPORT_READS_PER_MINUTE,
         window_seconds=60,
@@ -399,16 +399,9 @@ def index(request: HttpRequest) -> HttpResponse:
     )
 
     try:
-        if not _report_read_allowed(request):
-            context.update(
-                problem="Too many report requests",
-                advice=(
-                    f"You asked for more than {settings.DASHBOARD_REPORT_READS_PER_MINUTE} "
-                    "reports in a minute. Wait a moment, then reload."
-                ),
-            )
-            return _render_index(request, context, status=429)
-        lookup = services.report_lookup(spec=spec, may_start=lambda: _fetch_allowed(request))
+        lookup = services.report_lookup(
+            spec=spec, may_start=lambda: _fetch_allowed(request), read_cap=_read_cap(request)
+        )
         if lookup.status == "pending":
             job = cache.job_get(job_id=lookup.job_id or "") or {"state": "queued"}
             context.update(
@@ -422,6 +415,15 @@ def index(request: HttpRequest) -> HttpResponse:
             job = cache.job_get(job_id=lookup.job_id) or {"state": "queued"}
             context["job"] = job_public(lookup.job_id, job, now=time.time())
             context["last_error"] = _last_error(spec)
+    except cache.ReadLimitReached:
+        context.update(
+            problem="Too many report requests",
+            advice=(
+                f"You asked for more than {settings.DASHBOARD_REPORT_READS_PER_MINUTE} "
+                "reports in a minute. Wait a moment, then reload."
+            ),
+        )
+        return _render_index(request, context, status=429)
     except cache.CacheUnavailable as exc:
         return _index_degraded(request, context, spec=spec, reason=str(exc))
     except services.FetchLimitReached as exc:
@@ -492,13 +494,15 @@ def api_report(request: HttpRequest) -> HttpResponse:
     except reports.ReportSpecError as exc:
         return _json_error(exc.message, status=400, field=exc.field)
     try:
-        if not _report_read_allowed(request):
-            return _json_error(
-                f"More than {settings.DASHBOARD_REPORT_READS_PER_MINUTE} report requests in a "
-                "minute; wait a moment.",
-                status=429,
-            )
-        lookup = services.report_lookup(spec=spec, may_start=lambda: _fetch_allowed(request))
+        lookup = services.report_lookup(
+            spec=spec, may_start=lambda: _fetch_allowed(request), read_cap=_read_cap(request)
+        )
+    except cache.ReadLimitReached:
+        return _json_error(
+            f"More than {settings.DASHBOARD_REPORT_READS_PER_MINUTE} report requests in a "
+            "minute; wait a moment.",
+            status=429,
+        )
     except services.FetchLimitReached as exc:
         return _json_error(str(exc), status=429)
     except cache.CacheUnavailable as exc:

@@ -81,3 +81,60 @@ def test_it_reports_redis_down_as_cache_unavailable(monkeypatch):
 def test_marking_a_missing_result_stale_creates_nothing(fake_redis):
     cache.result_mark_stale(report_key="gone")
     assert fake_redis.keys("*") == []
+
+
+# result_lookup is a Lua script: run its tests on real Redis as well as fakeredis's Lua.
+@pytest.fixture(params=["fakeredis", "redis"])
+def lookup_redis(request):
+    return request.getfixturevalue("real_redis" if request.param == "redis" else "fake_redis")
+
+
+def _lookup_counts() -> dict[str, float]:
+    return {
+        field.split("=")[1]: value
+        for field, value in redis_client.metrics_read().items()
+        if field.startswith(cache.LOOKUP_METRIC)
+    }
+
+
+def test_a_lookup_tells_fresh_stale_and_miss_and_counts_each(lookup_redis):
+    cache.result_put(
+        report_key="k", payload=b'{"a":1}', as_of=1000.0, fresh_seconds=60, ttl_seconds=600
+    )
+    expected = cache.CachedReport(payload=b'{"a":1}', fresh_until=1060.0, as_of=1000.0)
+    assert cache.result_lookup(report_key="k", now=1059.5) == ("fresh", expected)
+    assert cache.result_lookup(report_key="k", now=1060.0) == ("stale", expected)
+    assert cache.result_lookup(report_key="k", now=1.0, force=True) == ("stale", expected)
+    assert cache.result_lookup(report_key="other", now=1.0) == ("miss", None)
+    assert _lookup_counts() == {"fresh": 1.0, "stale": 2.0, "miss": 1.0}
+
+
+def test_a_capped_lookup_refuses_past_the_cap_and_reads_nothing(lookup_redis):
+    cache.result_put(report_key="k", payload=b"{}", as_of=1000.0, fresh_seconds=60, ttl_seconds=600)
+    cap = cache.Throttle(name="reads:u1", limit=2, window_seconds=60)
+    for _ in range(2):
+        assert cache.result_lookup(report_key="k", now=1010.0, read_cap=cap)[0] == "fresh"
+    with pytest.raises(cache.ReadLimitReached, match="More than 2 reads in 60 s"):
+        cache.result_lookup(report_key="k", now=1010.0, read_cap=cap)
+    assert _lookup_counts() == {"fresh": 2.0}
+    counter = cap.counter_key(now=1010.0)
+    assert int(lookup_redis.get(counter)) == 3
+    assert 0 < lookup_redis.ttl(counter) <= 61
+    # Another reader, and the next window, have caps of their own.
+    other = cache.Throttle(name="reads:u2", limit=2, window_seconds=60)
+    assert cache.result_lookup(report_key="k", now=1010.0, read_cap=other)[0] == "fresh"
+    assert cache.result_lookup(report_key="k", now=1080.0, read_cap=cap)[0] == "stale"
+
+
+def test_a_lookup_loads_its_script_again_after_redis_forgets_it(lookup_redis):
+    cache.result_put(report_key="k", payload=b"{}", as_of=1000.0, fresh_seconds=60, ttl_seconds=600)
+    assert cache.result_lookup(report_key="k", now=1010.0)[0] == "fresh"
+    lookup_redis.script_flush()  # what a restarted Redis does
+    assert cache.result_lookup(report_key="k", now=1010.0)[0] == "fresh"
+    assert _lookup_counts() == {"fresh": 2.0}
+
+
+def test_a_lookup_reports_redis_down_as_cache_unavailable(monkeypatch):
+    monkeypatch.setattr(redis_client, "_client", redis_client.connect("redis://127.0.0.1:1"))
+    with pytest.raises(cache.CacheUnavailable, match="report cache"):
+        cache.result_lookup(report_key="k", now=1.0)
