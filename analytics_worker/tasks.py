@@ -5,6 +5,7 @@ Also the heartbeats of the worker and beat processes, which /healthz reads.
 
 from __future__ import annotations
 
+import gc
 import logging
 import socket
 import threading
@@ -13,7 +14,13 @@ from typing import Any
 
 import redis
 from celery import shared_task
-from celery.signals import beat_init, before_task_publish, worker_ready, worker_shutdown
+from celery.signals import (
+    beat_init,
+    before_task_publish,
+    worker_process_init,
+    worker_ready,
+    worker_shutdown,
+)
 from django.conf import settings
 from django.utils import timezone
 
@@ -64,6 +71,17 @@ def _worker_heartbeat_key(hostname: str) -> str:
 
 def _beat_tick_key() -> str:
     return redis_key("heartbeat", "beat")
+
+
+@worker_process_init.connect
+def worker_heap_freeze(**_: Any) -> None:
+    """Exempt what a worker process holds at boot from garbage collection.
+
+    Django and the product (about 94,000 objects) live as long as the process; the collector
+    walked them all whenever a page's thousands of new dicts set off a full collection. Frozen,
+    normalisation runs 1.0-1.3x as fast (bench 4). Sent in each pool process, and by solo.
+    """
+    gc.freeze()
 
 
 @worker_ready.connect
