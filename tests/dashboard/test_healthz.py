@@ -39,14 +39,6 @@ def broker(monkeypatch: pytest.MonkeyPatch) -> fakeredis.FakeRedis:
 
 
 @pytest.fixture
-def redis_down(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every report-cache command fails with a connection error, as with a stopped server."""
-    server = fakeredis.FakeServer()
-    server.connected = False
-    monkeypatch.setattr(redis_client, "_client", fakeredis.FakeRedis(server=server))
-
-
-@pytest.fixture
 def alive(fake_redis: fakeredis.FakeRedis, broker: fakeredis.FakeRedis) -> None:
     """A worker and beat that have just reported in."""
     fake_redis.set(redis_key("heartbeat", "worker", "w1@host"), time.time(), ex=60)
