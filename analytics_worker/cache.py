@@ -1,6 +1,6 @@
 """Redis: report results, job status, single-flight locks and freshness.
 
-Keys (all under redis_client.KEY_PREFIX, which carries the schema version):
+Keys (named in redis_client, all under its KEY_PREFIX, which carries the schema version):
 - `result:<report key>`: hash {payload: JSON bytes, fresh_until: epoch s, as_of: epoch s}, with
   the report's TTL. A hit is one round trip (result_lookup: the reader's read counted, the hash
   read, the outcome counted), and the payload goes to the client as it is.
@@ -22,9 +22,18 @@ from typing import Any, Literal, cast
 import orjson
 import redis
 
-from analytics_worker.redis_client import as_text, get_redis, metric_field, redis_key
+from analytics_worker.redis_client import (
+    as_text,
+    get_redis,
+    job_key,
+    lock_key,
+    metric_field,
+    metrics_key,
+    report_error_key,
+    result_key,
+    throttle_key,
+)
 
-JobState = Literal["queued", "fetching", "waiting", "done", "failed"]
 TERMINAL_STATES = ("done", "failed")
 # Long enough for a page to read a finished job's outcome, short enough not to pile up.
 JOB_TTL_SECONDS = 24 * 3600
@@ -54,7 +63,7 @@ class Throttle:
     window_seconds: int
 
     def counter_key(self, *, now: float) -> str:
-        return redis_key("throttle", self.name, str(int(now // self.window_seconds)))
+        return throttle_key(self.name, int(now // self.window_seconds))
 
 
 @contextmanager
@@ -113,8 +122,8 @@ def result_lookup(
     """The cached result and whether it is fresh at `now` (never, with `force`), counted in
     gad_cache_lookups_total. With `read_cap`, the read counts against it first: past the cap,
     ReadLimitReached, and the read is not counted as a lookup."""
-    result = redis_key("result", report_key)
-    keys = [result, redis_key("metrics")]
+    result = result_key(report_key)
+    keys = [result, metrics_key()]
     args: list[str | float | int] = [repr(now), int(force), *_LOOKUP_FIELDS]
     if read_cap is not None:
         keys.append(read_cap.counter_key(now=now))
@@ -145,7 +154,7 @@ def result_lookup(
 def result_get(*, report_key: str) -> CachedReport | None:
     with _redis_errors():
         payload, fresh_until, as_of = get_redis().hmget(
-            redis_key("result", report_key), "payload", "fresh_until", "as_of"
+            result_key(report_key), "payload", "fresh_until", "as_of"
         )
     if payload is None or fresh_until is None or as_of is None:
         return None
@@ -157,7 +166,7 @@ def result_put(
     *, report_key: str, payload: bytes, as_of: float, fresh_seconds: int, ttl_seconds: int
 ) -> None:
     """Replace the result in one MULTI, so a reader sees the old result or the new, never half."""
-    key = redis_key("result", report_key)
+    key = result_key(report_key)
     with _redis_errors():
         pipe = get_redis().pipeline(transaction=True)
         pipe.delete(key)
@@ -166,7 +175,7 @@ def result_put(
             mapping={"payload": payload, "fresh_until": as_of + fresh_seconds, "as_of": as_of},
         )
         pipe.expire(key, ttl_seconds)
-        pipe.delete(redis_key("error", report_key))
+        pipe.delete(report_error_key(report_key))
         pipe.execute()
 
 
@@ -180,27 +189,27 @@ return 0
 def result_mark_stale(*, report_key: str) -> None:
     """Make the next read of a cached result stale, so it is served while a refresh runs."""
     with _redis_errors():
-        get_redis().eval(_MARK_STALE, 1, redis_key("result", report_key))
+        get_redis().eval(_MARK_STALE, 1, result_key(report_key))
 
 
 def lock_acquire(*, report_key: str, job_id: str, ttl_seconds: int) -> bool:
     with _redis_errors():
-        return bool(get_redis().set(redis_key("lock", report_key), job_id, nx=True, ex=ttl_seconds))
+        return bool(get_redis().set(lock_key(report_key), job_id, nx=True, ex=ttl_seconds))
 
 
 def lock_holder(*, report_key: str) -> str | None:
     with _redis_errors():
-        value = get_redis().get(redis_key("lock", report_key))
+        value = get_redis().get(lock_key(report_key))
     return as_text(value) if value is not None else None
 
 
 def lock_release(*, report_key: str, job_id: str) -> None:
     with _redis_errors():
-        get_redis().eval(_RELEASE_LOCK, 1, redis_key("lock", report_key), job_id)
+        get_redis().eval(_RELEASE_LOCK, 1, lock_key(report_key), job_id)
 
 
 def lock_report_keys() -> Iterator[str]:
-    prefix = redis_key("lock", "")
+    prefix = lock_key("")
     with _redis_errors():
         for key in get_redis().scan_iter(match=prefix + "*", count=500):
             yield as_text(key)[len(prefix) :]
@@ -211,7 +220,7 @@ def job_create(*, job_id: str, report_key: str, spec: dict[str, Any]) -> None:
     with _redis_errors():
         pipe = get_redis().pipeline(transaction=True)
         pipe.hset(
-            redis_key("job", job_id),
+            job_key(job_id),
             mapping={
                 "state": "queued",
                 "report_key": report_key,
@@ -220,28 +229,28 @@ def job_create(*, job_id: str, report_key: str, spec: dict[str, Any]) -> None:
                 "updated_at": now,
             },
         )
-        pipe.expire(redis_key("job", job_id), JOB_TTL_SECONDS)
+        pipe.expire(job_key(job_id), JOB_TTL_SECONDS)
         pipe.execute()
 
 
 def job_delete(*, job_id: str) -> None:
     """Forget a job that never started (its requester lost the race for the lock)."""
     with _redis_errors():
-        get_redis().delete(redis_key("job", job_id))
+        get_redis().delete(job_key(job_id))
 
 
 def job_update(*, job_id: str, **fields: str | int | float) -> None:
     fields["updated_at"] = time.time()
     with _redis_errors():
         pipe = get_redis().pipeline(transaction=True)
-        pipe.hset(redis_key("job", job_id), mapping=cast(Any, fields))
-        pipe.expire(redis_key("job", job_id), JOB_TTL_SECONDS)
+        pipe.hset(job_key(job_id), mapping=cast(Any, fields))
+        pipe.expire(job_key(job_id), JOB_TTL_SECONDS)
         pipe.execute()
 
 
 def job_get(*, job_id: str) -> dict[str, str] | None:
     with _redis_errors():
-        raw = get_redis().hgetall(redis_key("job", job_id))
+        raw = get_redis().hgetall(job_key(job_id))
     if not raw:
         return None
     return {as_text(k): as_text(v) for k, v in raw.items()}
@@ -250,7 +259,7 @@ def job_get(*, job_id: str) -> dict[str, str] | None:
 def report_error_put(*, report_key: str, message: str, at: float) -> None:
     with _redis_errors():
         get_redis().set(
-            redis_key("error", report_key),
+            report_error_key(report_key),
             orjson.dumps({"message": message, "at": at}),
             ex=REPORT_ERROR_TTL_SECONDS,
         )
@@ -258,7 +267,7 @@ def report_error_put(*, report_key: str, message: str, at: float) -> None:
 
 def report_error_get(*, report_key: str) -> dict[str, Any] | None:
     with _redis_errors():
-        raw = get_redis().get(redis_key("error", report_key))
+        raw = get_redis().get(report_error_key(report_key))
     return orjson.loads(raw) if raw else None
 
 

@@ -6,7 +6,7 @@ from django.db import models
 from django.utils import timezone
 
 # A failing report is retried later and later, but never disabled: a silently dead schedule is
-# Redash's most reported bug (anchors file, section 5).
+# Redash's most reported bug (its issue tracker: scheduled queries that stopped without a word).
 MAX_BACKOFF = timedelta(hours=1)
 
 

@@ -1,4 +1,5 @@
-"""Streaming bucket aggregation: conversations (or pre-aggregated values) -> report buckets.
+"""Streaming bucket aggregation: conversations (or pre-aggregated values) -> report buckets, and
+what each source's answer means as bucket fields.
 
 The worker folds each page into a BucketAccumulator as it arrives and then drops the page, so
 memory is O(buckets), never O(conversations). Buckets hold counts and sums, never averages:
@@ -15,10 +16,11 @@ import math
 import re
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime
+from typing import Any
 
-from analytics_worker.reports import GRANULARITY_MINUTES, ReportSpec, bucket_ceil
+from analytics_worker.reports import ReportSpec
+from analytics_worker.timebuckets import bucket_edges
 
 # Filled from conversations (the GraphQL source); always present in a result.
 CORE_FIELDS = (
@@ -49,7 +51,6 @@ COUNT_FIELDS = frozenset(name for name in BUCKET_FIELDS if not name.endswith("_s
 SUM_DECIMALS = 3
 
 _INF = math.inf
-_TINY = timedelta(microseconds=1)
 # "2024-05-01T09:00:12.000Z" split after the minute: the fast path caches the bucket of each
 # minute prefix and the validity of each seconds suffix, so most items cost two dict lookups.
 _FAST_STAMP = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})(:\d{2}(?:\.\d{1,6})?)?Z")
@@ -59,55 +60,11 @@ _MAX_CACHED_MINUTES = 200_000
 _MAX_CACHED_SUFFIXES = 100_000
 
 
-def bucket_edges(
-    *, start: datetime, end: datetime, granularity: str, time_zone: str
-) -> list[datetime]:
-    """UTC bucket edges from `start` to `end`, both included (both already on edges).
-
-    Edges follow wall-clock time in `time_zone`: a P1D bucket is a local day (23 or 25 hours
-    across DST), sub-day buckets start at local multiples of the granularity (hours start at
-    :30 UTC in Asia/Kolkata). A repeated fall-back hour is two buckets with distinct UTC starts;
-    a skipped spring-forward hour has no bucket. An edge is an instant t with
-    bucket_floor(t) == t; bucket_ceil(edge + 1 µs) is therefore the next one.
-    """
-    if start.tzinfo is None or end.tzinfo is None:
-        raise ValueError("start and end must be timezone-aware")
-    if end < start:
-        raise ValueError("end must not be before start")
-    try:
-        minutes = GRANULARITY_MINUTES[granularity]
-        tz = ZoneInfo(time_zone)
-    except (KeyError, ValueError) as error:  # ZoneInfoNotFoundError is a KeyError
-        raise ValueError(f"unknown granularity or time zone: {error}") from None
-    start, end = start.astimezone(UTC), end.astimezone(UTC)
-    step = timedelta(minutes=minutes)
-    edges = [start]
-    while edges[-1] < end:
-        edge = edges[-1]
-        local = edge.astimezone(tz)
-        following = edge + step
-        # Fast path: a sub-day edge on a wall-clock multiple, and the same UTC offset one step
-        # later, so the clock ran straight to the next multiple. Anything else (days, DST,
-        # the first instant after a gap) asks bucket_ceil.
-        if not (
-            minutes < 1440
-            and local.second == 0
-            and local.microsecond == 0
-            and (local.hour * 60 + local.minute) % minutes == 0
-            and following.astimezone(tz).utcoffset() == local.utcoffset()
-        ):
-            following = bucket_ceil(edge + _TINY, tz=tz, minutes=minutes)
-        # A start or end off the edges still yields buckets that partition [start, end).
-        edges.append(min(following, end))
-    return edges
-
-
 class BucketAccumulator:
     """Counts and sums per bucket of one report, fed page by page.
 
     `items` counts every conversation seen; `skipped` those not counted in a bucket (start
-    outside [spec.start, spec.end), or malformed); `malformed` is the malformed share of
-    `skipped`; `skipped_values` counts add_bucket_values calls for a start outside the range.
+    outside [spec.start, spec.end), or malformed).
     """
 
     def __init__(self, spec: ReportSpec) -> None:
@@ -117,8 +74,6 @@ class BucketAccumulator:
         )
         self.items = 0
         self.skipped = 0
-        self.malformed = 0
-        self.skipped_values = 0
         size = len(self.edges) - 1
         self._size = size
         # One list per field (not one dict per bucket): the hot loop indexes lists directly.
@@ -174,7 +129,6 @@ class BucketAccumulator:
                 metrics = item.get("metrics")
             except (TypeError, KeyError, AttributeError):
                 # Not a dict, no startTime, or a startTime that is not a string.
-                self.malformed += 1
                 skipped += 1
                 continue
             if index < 0:
@@ -218,7 +172,6 @@ class BucketAccumulator:
         Fills the fast-path caches when the stamp has the fixed UTC form.
         """
         if not isinstance(stamp, str):
-            self.malformed += 1
             return -1
         try:
             moment = datetime.fromisoformat(stamp)
@@ -227,7 +180,6 @@ class BucketAccumulator:
             moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
             moment = moment.astimezone(UTC)
         except (ValueError, OverflowError):
-            self.malformed += 1
             return -1
         index = self._index_of(moment)
         match = _FAST_STAMP.fullmatch(stamp)
@@ -252,8 +204,7 @@ class BucketAccumulator:
         """Add pre-aggregated values to the bucket whose start equals (or that contains) `start`.
 
         Any BUCKET_FIELDS name is allowed; an optional field is reported from then on (as
-        zero in buckets no call filled). A start outside the range is counted in
-        `skipped_values` and ignored.
+        zero in buckets no call filled). A start outside the range is ignored.
         """
         if start.tzinfo is None:
             raise ValueError("start must be timezone-aware")
@@ -266,7 +217,6 @@ class BucketAccumulator:
                 raise ValueError(f"{name}: {value!r} is not finite")
         index = self._index_of(start.astimezone(UTC))
         if index < 0:
-            self.skipped_values += 1
             return
         for name, value in values.items():
             column = self._fields.get(name)
@@ -312,11 +262,81 @@ def _output(name: str, value: float) -> int | float:
     return round(float(value), SUM_DECIMALS)
 
 
-__all__ = [
-    "BUCKET_FIELDS",
-    "CORE_FIELDS",
-    "COUNT_FIELDS",
-    "OPTIONAL_FIELDS",
-    "BucketAccumulator",
-    "bucket_edges",
-]
+# --- What each source's answer means as bucket fields ------------------------------------------
+
+
+def aggregate_bucket_values(stats: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
+    """The bucket fields of one interval of a Genesys aggregates answer (its metric stats: t*
+    sums are milliseconds, turned into seconds; "count" is the number of conversations that
+    emitted the metric):
+
+        conversations   nOffered.count            queue offers (see below)
+        offered         nOffered.count
+        answered        tAnswered.count
+        abandoned       tAbandon.count
+        answered_in_sl  tAnswered.count - nOverSla.count   (nOverSla: answered past the threshold)
+        answer_sum      tAnswered.sum                      (ASA = answer_sum / answered)
+        wait_sum        tAnswered.sum + tAbandon.sum       time in queue until answered or abandoned
+        wait_count      tAnswered.count + tAbandon.count
+        hold_sum        tHeld.sum
+        hold_count      tAnswered.count           as in the GraphQL contract, holdTime exists (0 or
+                                                  more) for every answered conversation
+        handle_sum      tHandle.sum               talk + hold + after-call work
+        handle_count    tHandle.count
+        talk_sum        tTalk.sum
+        acw_sum         tAcw.sum
+        duration_sum    tAnswered.sum + tAbandon.sum + tTalk.sum + tHeld.sum
+        duration_count  tAnswered.count + tAbandon.count
+
+    Duration is an approximation: Genesys has no aggregate metric for the conversation's length
+    (tConversationDuration is details-only). Queue time plus talk and hold is the customer's time
+    from entering the queue to leaving; it leaves out IVR and flow time before the queue, alerting
+    after a transfer, and anything after the customer left. In the simulated org, where a
+    conversation is queue, talk and hold, it equals the GraphQL contract's `end - start` exactly.
+
+    conversations = nOffered counts what queues were offered: an agent's own outbound call
+    without a queue is not counted, a transfer between queues is counted twice.
+    """
+
+    def count(metric: str) -> float:
+        return stats.get(metric, {}).get("count", 0)
+
+    def seconds(*metrics: str) -> float:
+        return sum(stats.get(m, {}).get("sum", 0) for m in metrics) / 1000
+
+    answered, abandoned = count("tAnswered"), count("tAbandon")
+    return {
+        "conversations": count("nOffered"),
+        "offered": count("nOffered"),
+        "answered": answered,
+        "abandoned": abandoned,
+        "answered_in_sl": max(answered - count("nOverSla"), 0),
+        "answer_sum": seconds("tAnswered"),
+        "wait_sum": seconds("tAnswered", "tAbandon"),
+        "wait_count": answered + abandoned,
+        "hold_sum": seconds("tHeld"),
+        "hold_count": answered,
+        "handle_sum": seconds("tHandle"),
+        "handle_count": count("tHandle"),
+        "talk_sum": seconds("tTalk"),
+        "acw_sum": seconds("tAcw"),
+        "duration_sum": seconds("tAnswered", "tAbandon", "tTalk", "tHeld"),
+        "duration_count": answered + abandoned,
+    }
+
+
+def details_bucket_values(record: Mapping[str, Any]) -> dict[str, float]:
+    """The KPI counts and sums of one details record (genesys.details.details_record), named as
+    the aggregates source names them, so both sources give the same buckets."""
+    handle = record.get("handleTime")
+    return {
+        "offered": int(bool(record.get("offered"))),
+        "answered": int(bool(record.get("answered"))),
+        "abandoned": int(bool(record.get("abandoned"))),
+        "answered_in_sl": int(bool(record.get("answeredInSl"))),
+        "answer_sum": record.get("answerTime") or 0.0,
+        "handle_sum": handle or 0.0,
+        "handle_count": int(handle is not None),
+        "talk_sum": record.get("talkTime") or 0.0,
+        "acw_sum": record.get("acwTime") or 0.0,
+    }

@@ -1,7 +1,9 @@
-"""The one Redis connection for the report cache, job status, locks, OAuth token and rate limiter.
+"""The one Redis connection for the report cache, job status, locks, OAuth token and rate limiter,
+and the name of every key the product keeps there.
 
 Everything calls get_redis() at use time (never keeps its own client), so tests swap in fakeredis
-or a real Redis on a test DB number by setting `_client`.
+or a real Redis on a test DB number by setting `_client`. Every key is built by a function below,
+so the code that writes a key and the code that reads it (/healthz, /metrics) cannot drift.
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ from django.conf import settings
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from analytics_worker.reports import SCHEMA_VERSION
-
-# Every key carries the schema version, so a new result format never reads an old value.
+# Bump when the cached result's shape changes: every key and report key carries it, so a new
+# format never reads an old value.
+SCHEMA_VERSION = 1
 KEY_PREFIX = f"gad:v{SCHEMA_VERSION}:"
 
 _client: redis.Redis | None = None
@@ -46,11 +48,77 @@ def redis_key(*parts: str) -> str:
     return KEY_PREFIX + ":".join(parts)
 
 
+# --- Every key ------------------------------------------------------------------------------------
+# A function of "*" is the pattern that scans every key of that kind.
+
+
+def result_key(report_key: str) -> str:
+    """Hash {payload, fresh_until, as_of} of one report's cached result."""
+    return redis_key("result", report_key)
+
+
+def lock_key(report_key: str) -> str:
+    """The id of the one job fetching that report (single flight)."""
+    return redis_key("lock", report_key)
+
+
+def job_key(job_id: str) -> str:
+    """Hash of one fetch job's progress, for the page to poll."""
+    return redis_key("job", job_id)
+
+
+def report_error_key(report_key: str) -> str:
+    """The last failure of that report, for the page and the admin."""
+    return redis_key("error", report_key)
+
+
+def throttle_key(name: str, window: int) -> str:
+    """The event counter of one fixed window of a throttle."""
+    return redis_key("throttle", name, str(window))
+
+
+def metrics_key() -> str:
+    """The hash of every shared counter (/metrics)."""
+    return redis_key("metrics")
+
+
+def worker_heartbeat_key(hostname: str) -> str:
+    return redis_key("heartbeat", "worker", hostname)
+
+
+def beat_tick_key() -> str:
+    return redis_key("heartbeat", "beat")
+
+
+def oauth_token_key(client: str) -> str:
+    """The OAuth token shared by every worker, per OAuth client fingerprint."""
+    return redis_key("oauth", client)
+
+
+def oauth_lock_key(client: str) -> str:
+    return redis_key("oauth", client, "lock")
+
+
+def rate_limit_next_key(client: str) -> str:
+    """The next free send slot of the shared Genesys rate limit."""
+    return redis_key("ratelimit", client, "next")
+
+
+def rate_limit_pause_key(client: str) -> str:
+    """Until when every worker holds back after a 429."""
+    return redis_key("ratelimit", client, "paused_until")
+
+
+def queues_key(client: str) -> str:
+    """The org's queue list, as (id, name) pairs."""
+    return redis_key("queues", client)
+
+
 def metric_incr(name: str, amount: float = 1, **labels: str) -> None:
     """Add to a counter that every web and worker process shares (one field of one Redis hash,
     read by /metrics). Never raises: a metric must not break a fetch or a page."""
     try:
-        get_redis().hincrbyfloat(redis_key("metrics"), metric_field(name, **labels), amount)
+        get_redis().hincrbyfloat(metrics_key(), metric_field(name, **labels), amount)
     except redis.RedisError:
         pass
 
@@ -62,5 +130,5 @@ def metric_field(name: str, **labels: str) -> str:
 
 def metrics_read() -> dict[str, float]:
     """Every counter, as `name;label=value;...` -> total. Raises redis.RedisError."""
-    raw = get_redis().hgetall(redis_key("metrics"))
+    raw = get_redis().hgetall(metrics_key())
     return {as_text(field): float(value) for field, value in raw.items()}

@@ -16,10 +16,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import orjson
 from django.conf import settings
 
-# Bump when the cached result's shape changes: old values are then never read.
-SCHEMA_VERSION = 1
+from analytics_worker.genesys.query import ConversationFilters
+from analytics_worker.redis_client import SCHEMA_VERSION
+from analytics_worker.timebuckets import (
+    GRANULARITY_MINUTES,
+    bucket_ceil,
+    bucket_floor,
+    local_midnight,
+)
 
-GRANULARITY_MINUTES = {"PT15M": 15, "PT30M": 30, "PT1H": 60, "P1D": 1440}
 MEDIA_TYPES = ("voice", "chat", "email", "message")
 DIRECTIONS = ("inbound", "outbound")
 SOURCES = ("aggregates", "details", "graphql")
@@ -105,6 +110,13 @@ class ReportSpec:
             source=str(data["source"]),
         )
 
+    @property
+    def filters(self) -> ConversationFilters:
+        """The conversations the report covers, as the Genesys queries take them."""
+        return ConversationFilters(
+            media_types=self.media_types, directions=self.directions, queue_ids=self.queue_ids
+        )
+
     def is_live(self, *, now: datetime) -> bool:
         return self.end > now - LIVE_WINDOW
 
@@ -179,110 +191,14 @@ def report_spec_build(
     )
 
 
-def bucket_floor(moment: datetime, *, tz: ZoneInfo, minutes: int) -> datetime:
-    """The start (UTC) of the report bucket that holds `moment`, with edges on local time.
-
-    It is the latest bucket edge at or before `moment`, and an edge is its own floor: the
-    normalizer finds edges as the instants t with bucket_floor(t) == t.
-    """
-    local = moment.astimezone(tz)
-    if minutes >= 1440:
-        day = local.date()
-        floor = _local_midnight(day, tz)
-        # A fall-back across midnight (Atlantic Canada went 00:01 -> 23:01 until 2011) shows
-        # yesterday's date again after today's midnight has passed: the later midnight wins.
-        following = _local_midnight(day + timedelta(days=1), tz)
-        return following if following <= moment else floor
-    minute_of_day = local.hour * 60 + local.minute
-    floored = local.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None) + timedelta(
-        minutes=minute_of_day - minute_of_day % minutes
-    )
-    offset = local.utcoffset()
-    assert offset is not None
-    # Usually the floored wall time has the offset of `local`: the clock ran straight from the
-    # floor to `moment`, so nothing else can be the latest edge.
-    same_offset = (floored - offset).replace(tzinfo=UTC)
-    if same_offset.astimezone(tz).utcoffset() == offset:
-        return same_offset
-    # The offset changed in between. The floored wall time may have happened twice (a
-    # fall-back; on Lord Howe only 30 minutes, in Chatham not on an edge) or never (inside a
-    # spring-forward gap, whose end then starts the bucket). Keep the latest reading that is a
-    # real edge at or before `moment`.
-    readings = {
-        same_offset,
-        floored.replace(tzinfo=tz, fold=0).astimezone(UTC),
-        floored.replace(tzinfo=tz, fold=1).astimezone(UTC),
-    }
-    edges = [t for t in readings if t <= moment and _is_edge(t, tz=tz, minutes=minutes)]
-    if edges:
-        return max(edges)
-    # Not seen in real zones since 1970: the wall time was skipped mid-gap, so the bucket before
-    # the gap runs on.
-    return bucket_floor(min(readings) - timedelta(microseconds=1), tz=tz, minutes=minutes)
-
-
-def _is_edge(moment: datetime, *, tz: ZoneInfo, minutes: int) -> bool:
-    """A sub-day bucket starts here: the wall clock shows a multiple of the granularity, or
-    it has just jumped forward over one (the first instant after a spring-forward gap)."""
-    local = moment.astimezone(tz)
-    wall = local.replace(tzinfo=None)
-    if wall.second == 0 and wall.microsecond == 0 and (wall.hour * 60 + wall.minute) % minutes == 0:
-        return True
-    before = (moment - timedelta(microseconds=1)).astimezone(tz)
-    jump = local.utcoffset() - before.utcoffset()  # type: ignore[operator]
-    if jump <= timedelta(0):
-        return False
-    gap_start = wall - jump
-    since_midnight = gap_start - gap_start.replace(hour=0, minute=0, second=0, microsecond=0)
-    next_multiple = gap_start + (-since_midnight) % timedelta(minutes=minutes)
-    return next_multiple < wall
-
-
-def bucket_ceil(moment: datetime, *, tz: ZoneInfo, minutes: int) -> datetime:
-    """The first bucket edge at or after `moment`."""
-    floor = bucket_floor(moment, tz=tz, minutes=minutes)
-    if floor == moment.astimezone(UTC):
-        return floor
-    return _next_edge(floor, tz=tz, minutes=minutes)
-
-
-def _next_edge(edge: datetime, *, tz: ZoneInfo, minutes: int) -> datetime:
-    """The first bucket edge after `edge` (itself an edge).
-
-    `edge + minutes` is not enough: across DST a bucket may be shorter or longer than its
-    granularity (a 25-hour day; Lord Howe's 90-minute hour on its 30-minute fall-back).
-    """
-    if minutes >= 1440:
-        day = edge.astimezone(tz).date()
-        while True:
-            # The loop only repeats where a whole local day was skipped (Samoa, 2011-12-30).
-            day += timedelta(days=1)
-            following = _local_midnight(day, tz)
-            if following > edge:
-                return following
-    # Real UTC offsets are whole quarter hours, so probing every 15 minutes finds the next edge:
-    # the first probe whose floor moves past `edge` has that edge as its floor.
-    step = timedelta(minutes=15)
-    probe = edge + step
-    while (floor := bucket_floor(probe, tz=tz, minutes=minutes)) <= edge:
-        probe += step
-    return floor
-
-
-def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
-    # Where DST skips midnight (e.g. America/Santiago), zoneinfo resolves the missing 00:00
-    # with the old offset, which lands on the first instant that exists: the day's real start.
-    return datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC)
-
-
 def _resolve_range(
     range_name: str, params: Mapping[str, str | list[str]], *, now: datetime, tz: ZoneInfo
 ) -> tuple[datetime, datetime]:
     today = now.astimezone(tz).date()
     if range_name == "today":
-        return _local_midnight(today, tz), now
+        return local_midnight(today, tz), now
     if range_name == "yesterday":
-        return _local_midnight(today - timedelta(days=1), tz), _local_midnight(today, tz)
+        return local_midnight(today - timedelta(days=1), tz), local_midnight(today, tz)
     if range_name == "last_24h":
         return now - timedelta(hours=24), now
     if range_name == "last_7d":
@@ -305,7 +221,7 @@ def _parse_moment(name: str, text: str, *, tz: ZoneInfo, end_of_day: bool) -> da
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
-            moment = _local_midnight(day + timedelta(days=1) if end_of_day else day, tz)
+            moment = local_midnight(day + timedelta(days=1) if end_of_day else day, tz)
         else:
             moment = datetime.fromisoformat(text)
             if moment.tzinfo is None:

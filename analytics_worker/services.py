@@ -1,39 +1,32 @@
-"""Report logic shared by the web view, the Celery tasks, beat and the fetch_report command."""
+"""Reading reports and starting their fetches: the cache lookup, single flight, saved-report
+scheduling and the queue list for the filter form.
+
+Above the tasks: this is the only code that enqueues them. The tasks call the fetch code below
+(analytics_worker.fetch), which never imports this module.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from datetime import datetime, timedelta
+from typing import Literal
 
-import orjson
 from django.conf import settings
 from django.db.models import F
-from django.utils import timezone
 
 from analytics_worker import cache
-from analytics_worker.genesys.aggregates import aggregate_buckets
-from analytics_worker.genesys.details import details_conversation_pages
-from analytics_worker.genesys.errors import GenesysError
-from analytics_worker.genesys.graphql import graphql_conversation_pages
-from analytics_worker.genesys.http import FetchProgress
 from analytics_worker.genesys.queues import queue_list_cached
 from analytics_worker.models import SavedReport
-from analytics_worker.normalize import BucketAccumulator
-from analytics_worker.redis_client import metric_incr
 from analytics_worker.reports import ReportSpec, ReportSpecError, report_spec_build
+from analytics_worker.tasks import fetch_report_task, refresh_queues_task
 
 logger = logging.getLogger(__name__)
 
 LookupStatus = Literal["fresh", "stale", "pending"]
-
-
-class FetchDeadlineExceeded(Exception):
-    """An inline fetch ran out of its time budget."""
 
 
 class WorkerUnavailable(Exception):
@@ -115,8 +108,6 @@ def report_job_ensure(*, spec: ReportSpec, may_start: Callable[[], bool] | None 
 
 
 def _enqueue(*, spec: ReportSpec, job_id: str) -> None:
-    from analytics_worker.tasks import fetch_report_task
-
     try:
         fetch_report_task.apply_async(
             kwargs={"spec": spec.to_dict(), "job_id": job_id},
@@ -146,188 +137,6 @@ def locks_reap() -> int:
             cache.lock_release(report_key=report_key, job_id=holder)
             reaped += 1
     return reaped
-
-
-def report_fetch(
-    *,
-    spec: ReportSpec,
-    progress: FetchProgress | None = None,
-    on_page: Callable[[int, int], None] | None = None,
-    deadline: float | None = None,
-) -> dict[str, Any]:
-    """Fetch a report from its source and aggregate it page by page into buckets.
-
-    Memory stays O(buckets): each page is folded into the accumulator and dropped.
-    `deadline` is a time.monotonic() value; past it the fetch stops with FetchDeadlineExceeded.
-    """
-    progress = progress or FetchProgress()
-    if deadline is not None:
-        progress.deadline = deadline
-    accumulator = BucketAccumulator(spec)
-    started = time.monotonic()
-    pages = 0
-    for _ in _source_pages(spec=spec, accumulator=accumulator, progress=progress):
-        pages += 1
-        if on_page is not None:
-            on_page(pages, accumulator.items)
-        if deadline is not None and time.monotonic() > deadline:
-            raise FetchDeadlineExceeded(f"gave up after {pages} pages")
-    return {
-        "key": spec.key,
-        "spec": spec.to_dict(),
-        "source": spec.source,
-        "as_of": datetime.now(UTC).isoformat(timespec="seconds"),
-        "buckets": accumulator.result(),
-        "totals": accumulator.totals(),
-        "fetch": {
-            "pages": pages,
-            "items": accumulator.items,
-            "skipped": accumulator.skipped,
-            "requests": progress.requests,
-            "retries": progress.retries,
-            "rate_limited": progress.rate_limited,
-            "seconds": round(time.monotonic() - started, 3),
-        },
-    }
-
-
-def _source_pages(
-    *, spec: ReportSpec, accumulator: BucketAccumulator, progress: FetchProgress
-) -> Iterator[None]:
-    """Fold the spec's source into `accumulator`, yielding after each page (or chunk) folded."""
-    if spec.source == "aggregates":
-        # One request per chunk of the range, each answering many buckets at once.
-        requests_seen = progress.requests
-        for bucket_start, values in aggregate_buckets(spec=spec, progress=progress):
-            accumulator.add_bucket_values(bucket_start, values)
-            if progress.requests != requests_seen:
-                requests_seen = progress.requests
-                yield
-        return
-    if spec.source == "details":
-        for records in details_conversation_pages(spec=spec, progress=progress):
-            accumulator.add_conversations(records)
-            for record in records:
-                accumulator.add_bucket_values(
-                    datetime.fromisoformat(record["startTime"]), _details_kpis(record)
-                )
-            yield
-        return
-    for items in graphql_conversation_pages(spec=spec, progress=progress):
-        accumulator.add_conversations(items)
-        yield
-
-
-def _details_kpis(record: dict[str, Any]) -> dict[str, float]:
-    """The KPI counts and sums of one details record, named as the aggregates source names them,
-    so both sources give the same buckets."""
-    handle = record.get("handleTime")
-    return {
-        "offered": int(bool(record.get("offered"))),
-        "answered": int(bool(record.get("answered"))),
-        "abandoned": int(bool(record.get("abandoned"))),
-        "answered_in_sl": int(bool(record.get("answeredInSl"))),
-        "answer_sum": record.get("answerTime") or 0.0,
-        "handle_sum": handle or 0.0,
-        "handle_count": int(handle is not None),
-        "talk_sum": record.get("talkTime") or 0.0,
-        "acw_sum": record.get("acwTime") or 0.0,
-    }
-
-
-def report_run(*, spec_data: dict[str, Any], job_id: str) -> str:
-    """The fetch task's body: run the fetch, record progress, store the result, free the lock.
-
-    Idempotent: a redelivered task whose job already finished does nothing, and a rerun of an
-    unfinished one writes the same result. A failure never touches the cached result.
-    """
-    spec = ReportSpec.from_dict(spec_data)
-    job = cache.job_get(job_id=job_id)
-    if job is not None and job.get("state") in cache.TERMINAL_STATES:
-        return job["state"]
-    cache.job_update(job_id=job_id, state="fetching", pages=0, items=0, message="")
-
-    def on_page(pages: int, items: int) -> None:
-        cache.job_update(job_id=job_id, state="fetching", pages=pages, items=items, message="")
-
-    def on_wait(seconds: float, reason: str) -> None:
-        cache.job_update(
-            job_id=job_id, state="waiting", message=reason, wait_until=time.time() + seconds
-        )
-
-    progress = FetchProgress(on_wait=on_wait)
-    try:
-        payload = report_fetch(spec=spec, progress=progress, on_page=on_page)
-    except Exception as exc:
-        message = _failure_message(exc)
-        logger.warning("fetch failed report=%s job=%s: %s", spec.key, job_id, message)
-        now = time.time()
-        cache.report_error_put(report_key=spec.key, message=message, at=now)
-        cache.job_update(job_id=job_id, state="failed", message=message)
-        cache.lock_release(report_key=spec.key, job_id=job_id)
-        metric_incr("gad_fetches_total", outcome="failed")
-        _saved_reports_record(report_key=spec.key, error=message)
-        if not isinstance(exc, GenesysError):
-            raise
-        return "failed"
-
-    as_of = time.time()
-    live = spec.is_live(now=datetime.now(UTC))
-    cache.result_put(
-        report_key=spec.key,
-        payload=orjson.dumps(payload),
-        as_of=as_of,
-        fresh_seconds=(
-            settings.REPORT_LIVE_FRESH_SECONDS if live else settings.REPORT_HISTORICAL_FRESH_SECONDS
-        ),
-        ttl_seconds=(
-            settings.REPORT_LIVE_TTL_SECONDS if live else settings.REPORT_HISTORICAL_TTL_SECONDS
-        ),
-    )
-    cache.job_update(
-        job_id=job_id,
-        state="done",
-        pages=payload["fetch"]["pages"],
-        items=payload["fetch"]["items"],
-        requests=payload["fetch"]["requests"],
-        message="",
-    )
-    cache.lock_release(report_key=spec.key, job_id=job_id)
-    metric_incr("gad_fetches_total", outcome="done")
-    metric_incr("gad_fetch_seconds_total", payload["fetch"]["seconds"])
-    logger.info(
-        "fetch done report=%s job=%s pages=%s items=%s requests=%s",
-        spec.key,
-        job_id,
-        payload["fetch"]["pages"],
-        payload["fetch"]["items"],
-        payload["fetch"]["requests"],
-    )
-    _saved_reports_record(report_key=spec.key, error=None)
-    return "done"
-
-
-def _failure_message(exc: Exception) -> str:
-    if isinstance(exc, GenesysError):
-        return str(exc)
-    # Anything else is our bug: the details go to the log, not to the page.
-    return "The fetch failed with an internal error; it has been logged for the administrator."
-
-
-def _saved_reports_record(*, report_key: str, error: str | None) -> None:
-    now = timezone.now()
-    reports = SavedReport.objects.filter(last_report_key=report_key)
-    if error is None:
-        reports.update(last_success_at=now, consecutive_failures=0)
-        return
-    for report in reports:
-        report.consecutive_failures += 1
-        report.last_error = error
-        report.last_error_at = now
-        report.next_due_at = report.backoff_until(now=now)
-        report.save(
-            update_fields=["consecutive_failures", "last_error", "last_error_at", "next_due_at"]
-        )
 
 
 def saved_report_spec(report: SavedReport, *, now: datetime) -> ReportSpec:
@@ -386,8 +195,6 @@ def queue_choices() -> list[tuple[str, str]]:
     queues = queue_list_cached()
     if queues is not None:
         return queues
-    from analytics_worker.tasks import refresh_queues_task
-
     try:
         if cache.throttle_hit(name="queues-refresh", limit=1, window_seconds=60):
             refresh_queues_task.apply_async(retry=False)

@@ -1,4 +1,4 @@
-"""The yardstick: the tutorial's design (shared/reference/seed-tutorial.txt), in Python.
+"""The yardstick: the design of the Node.js tutorial the product grew from, in Python.
 
 Cache the raw conversation list in Redis (`getCachedOrFetch`) and, on every request, read it,
 parse it, normalise it (`normalizeAnalyticsData`) and build the chart (`generateChartConfig`).

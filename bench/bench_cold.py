@@ -1,6 +1,6 @@
 """Bench 2, cold fetch: a 1-day report at 30 minutes fetched through each source (aggregates,
 graphql, details) from the simulated org at its default 300 requests/minute, by the product's
-own fetch (services.report_fetch: shared token, shared rate limiter, retries) in this process.
+own fetch (fetch.report_fetch: shared token, shared rate limiter, retries) in this process.
 
 For each: HTTP requests made (the org's own count), 429s received, wall time, and wall time over
 the rate-limit bound, requests / budget: no client can fetch N pages faster than N / (300/60 s)
@@ -84,11 +84,11 @@ def _runs(st: stack.Stack, *, per_day: int, source: str) -> int:
 
 
 def _fetch_once(st: stack.Stack, spec: Any) -> dict[str, float]:
-    from analytics_worker import services
+    from analytics_worker import fetch
 
     stack.sim_reset(st)
     started = time.monotonic()
-    payload = services.report_fetch(spec=spec)
+    payload = fetch.report_fetch(spec=spec)
     wall = time.monotonic() - started
     stats = stack.sim_stats(st)
     fetch = payload["fetch"]

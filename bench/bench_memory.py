@@ -4,7 +4,7 @@ page, against the tutorial's design, which collects every item before normalisin
 Each side runs in a fresh child process (`python -m bench.bench_memory --child ...`) that loads
 Django and the product like a Celery worker, then reads the GraphQL answer bodies of a page file
 (bench/data.py; 500 conversations a page, as the simulated org serves them):
-- ours: services.report_fetch with the graphql source, its HTTP call replaced by reading the
+- ours: fetch.report_fetch with the graphql source, its HTTP call replaced by reading the
   next page, so the product's own paging loop and BucketAccumulator do the work;
 - baseline: fetchPaginatedGraphQL's `allItems.push(...items)` for every page, then
   normalizeAnalyticsData and generateChartConfig (bench/baseline.py).
@@ -102,7 +102,7 @@ def _child_main(mode: str, path: Path, params: dict[str, str]) -> None:
     import django
 
     django.setup()
-    from analytics_worker import services
+    from analytics_worker import fetch
     from analytics_worker.genesys import graphql
     from bench import baseline, data
 
@@ -116,7 +116,7 @@ def _child_main(mode: str, path: Path, params: dict[str, str]) -> None:
             return orjson.loads(next(pages))
 
         graphql.genesys_request = next_page  # type: ignore[assignment]
-        payload = services.report_fetch(spec=spec)
+        payload = fetch.report_fetch(spec=spec)
         conversations = payload["totals"]["conversations"]
     else:
         all_items: list[dict[str, Any]] = []

@@ -3,7 +3,7 @@ answer bodies, as bytes) to buckets, on one core (one thread, no I/O), with the 
 frozen as a worker's is.
 
 - ours: orjson.loads of each page, then BucketAccumulator.add_conversations of its items, as
-  services.report_fetch does page after page; the result's buckets built at the end;
+  fetch.report_fetch does page after page; the result's buckets built at the end;
 - baseline: orjson.loads of each page into one list, then the tutorial's
   normalizeAnalyticsData (bench/baseline.py).
 """
@@ -27,7 +27,7 @@ TARGET_PER_SECOND = 300_000
 
 
 def run(st: stack.Stack) -> BenchResult:
-    from analytics_worker import tasks
+    from analytics_worker import heartbeats
     from bench import data
 
     conversations = QUICK_CONVERSATIONS if st.quick else CONVERSATIONS
@@ -36,9 +36,9 @@ def run(st: stack.Stack) -> BenchResult:
     spec = stack.report_spec(params)
     bodies = list(islice(data.page_file_read(path), conversations // data.PAGE_SIZE))
     runs = max(st.runs, 5) if not st.quick else 1
-    # Like a Celery worker process after boot (tasks.worker_heap_freeze): the loaded heap
+    # Like a Celery worker process after boot (heartbeats.worker_heap_freeze): the loaded heap
     # frozen, for both designs.
-    tasks.worker_heap_freeze()
+    heartbeats.worker_heap_freeze()
     try:
         found = {
             "ours": repeat(runs, lambda: _ours(spec, bodies, conversations)),

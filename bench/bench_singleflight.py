@@ -2,7 +2,7 @@
 
 Ours: 50 threads call services.report_lookup at once (what 50 web requests do); the Celery
 enqueue (fetch_report_task.apply_async) is replaced by a thread running the task's body
-(services.report_run), which fetches from the simulated org for real. Counted: enqueues, distinct
+(fetch.report_job_run), which fetches from the simulated org for real. Counted: enqueues, distinct
 job ids handed out, and the org's own request count.
 Baseline: 50 threads run the tutorial's getCachedOrFetch for the same report at once
 (bench/baseline.py): every one of them misses and fetches.
@@ -84,12 +84,12 @@ def run(st: stack.Stack) -> BenchResult:
 
 
 def _ours(st: stack.Stack, spec: Any) -> dict[str, Any]:
-    from analytics_worker import cache, services
+    from analytics_worker import cache, fetch, services
     from analytics_worker.tasks import fetch_report_task
 
     stack.redis_db("cache").flushdb()  # cold: no result, no lock, no token
     stack.sim_reset(st)
-    services.report_fetch(spec=spec)  # a lone fetch, to know what one fetch costs
+    fetch.report_fetch(spec=spec)  # a lone fetch, to know what one fetch costs
     one_fetch = stack.sim_stats(st)["requests"]
 
     stack.sim_reset(st)
@@ -100,7 +100,7 @@ def _ours(st: stack.Stack, spec: Any) -> dict[str, Any]:
 
     def apply_async(*, kwargs: dict[str, Any], **_options: Any) -> None:
         worker = threading.Thread(
-            target=services.report_run,
+            target=fetch.report_job_run,
             kwargs={"spec_data": kwargs["spec"], "job_id": kwargs["job_id"]},
         )
         with lock:

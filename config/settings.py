@@ -345,6 +345,9 @@ LOGGING = {
 # Celery replacing the root logger's handlers with its own.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
+# Beat's tasks live above the services they call (analytics_worker/tasks.py is found by
+# autodiscovery; this module is not named tasks.py).
+CELERY_IMPORTS = ("analytics_worker.periodic_tasks",)
 # The whole beat schedule, in one place.
 CELERY_BEAT_SCHEDULE = {
     # Every minute: start fetches for saved reports that are due (each has its own interval).

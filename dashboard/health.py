@@ -15,14 +15,14 @@ import redis
 from django.conf import settings
 from django.db import DatabaseError, connection
 
-from analytics_worker import redis_client, tasks
+from analytics_worker import heartbeats, redis_client
 from analytics_worker.models import SavedReport
-from analytics_worker.redis_client import connect, get_redis, redis_key
+from analytics_worker.redis_client import connect, get_redis, job_key, lock_key
 from config.celery import app as celery_app
 
 OK = "ok"
 # Every heartbeat key lives this long, so any heartbeat still in Redis is recent.
-WORKER_MAX_AGE_SECONDS = tasks.WORKER_HEARTBEAT_TTL_SECONDS
+WORKER_MAX_AGE_SECONDS = heartbeats.WORKER_HEARTBEAT_TTL_SECONDS
 # Beat ticks every 60 s: two missed ticks and a margin before it counts as stopped.
 BEAT_MAX_AGE_SECONDS = 150
 # kombu's Redis transport keeps a queue as one list per priority step, named queue + sep + step.
@@ -74,7 +74,7 @@ def _check_broker() -> str:
 
 def _check_worker(*, now: float) -> str:
     try:
-        beats = tasks.worker_heartbeats()
+        beats = heartbeats.worker_heartbeats()
     except redis.RedisError:
         return "unknown: Redis is unavailable"
     if not any(now - at <= WORKER_MAX_AGE_SECONDS for at in beats.values()):
@@ -84,7 +84,7 @@ def _check_worker(*, now: float) -> str:
 
 def _check_beat(*, now: float) -> str:
     try:
-        tick = tasks.beat_last_tick()
+        tick = heartbeats.beat_last_tick()
     except redis.RedisError:
         return "unknown: Redis is unavailable"
     if tick is None:
@@ -186,7 +186,7 @@ def _redis_lines(*, now: float) -> list[str]:
     try:
         r = get_redis()
         states: dict[str, int] = {}
-        job_keys = list(r.scan_iter(match=redis_key("job", "*"), count=500))
+        job_keys = list(r.scan_iter(match=job_key("*"), count=500))
         if job_keys:
             pipe = r.pipeline(transaction=False)
             for key in job_keys:
@@ -194,9 +194,9 @@ def _redis_lines(*, now: float) -> list[str]:
             for state in pipe.execute():
                 label = state.decode() if isinstance(state, bytes) else str(state)
                 states[label] = states.get(label, 0) + 1
-        locks = sum(1 for _ in r.scan_iter(match=redis_key("lock", "*"), count=500))
-        workers = tasks.worker_heartbeats()
-        tick = tasks.beat_last_tick()
+        locks = sum(1 for _ in r.scan_iter(match=lock_key("*"), count=500))
+        workers = heartbeats.worker_heartbeats()
+        tick = heartbeats.beat_last_tick()
     except redis.RedisError:
         return []
     lines = _family(

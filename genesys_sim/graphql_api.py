@@ -1,4 +1,4 @@
-"""The project's GraphQL contract (DESIGN.md section 2), served from the simulated org's data.
+"""The project's GraphQL contract (docs/GRAPHQL.md), served from the simulated org's data.
 
 This is the project's own contract, not a Genesys Cloud API: Genesys has no GraphQL endpoint.
 """

@@ -155,7 +155,7 @@ class Conversation:
 
     @property
     def id(self) -> str:
-        # Version-4 shaped, and readable by `conversation_position` for a lookup by id.
+        # Version-4 shaped; the first two groups are the minute and index it was made from.
         return (
             f"{self.minute:08x}-{self.index:04x}-4{_seed() & 0xFFF:03x}"
             f"-8{self.tag >> 48:03x}-{self.tag & 0xFFFFFFFFFFFF:012x}"
@@ -504,31 +504,3 @@ def _minute(
             )
         )
     return result
-
-
-def conversation_position(conversation_id: str) -> tuple[int, int] | None:
-    """The (minute, index) a conversation id was made from, or None for a foreign id."""
-    parts = conversation_id.split("-")
-    if len(parts) != 5 or len(parts[0]) != 8 or len(parts[1]) != 4:
-        return None
-    try:
-        return int(parts[0], 16), int(parts[1], 16)
-    except ValueError:
-        return None
-
-
-def conversation_by_id(conversation_id: str) -> Conversation | None:
-    position = conversation_position(conversation_id)
-    if position is None:
-        return None
-    minute, index = position
-    found = next(
-        iter_selected(
-            start_ms=minute * MINUTE_MS,
-            end_ms=(minute + 1) * MINUTE_MS,
-            selected=ALL_KINDS,
-            after=(minute, index - 1),
-        ),
-        None,
-    )
-    return found if found is not None and found.id == conversation_id else None

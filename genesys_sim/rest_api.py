@@ -1,4 +1,4 @@
-"""The Genesys Cloud REST surface of the simulated org (reference Q4, Q5): the conversation
+"""The Genesys Cloud REST surface of the simulated org (the details and aggregates queries of the official SDKs' AnalyticsApi): the conversation
 details and aggregates queries and the routing queues list, over the same conversations as the
 GraphQL contract.
 
@@ -32,9 +32,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from genesys_sim import org
-from genesys_sim.api import api_endpoint, error_response, json_response
+from genesys_sim.decorators import api_endpoint, error_response, json_response
 
-# Details paging (reference Q4): the SDK's default page size; the largest page Genesys is known
+# Details paging: the SDK's default page size; the largest page Genesys is known
 # to accept is 100 (Splunk) or 200 (a Genesys blog), so the simulator takes the stricter one.
 DETAILS_DEFAULT_PAGE_SIZE = 25
 DETAILS_MAX_PAGE_SIZE = 100
@@ -325,7 +325,7 @@ def _over_sla(conversation: org.Conversation) -> bool:
 
 
 def detail_conversation(c: org.Conversation) -> dict[str, Any]:
-    """One AnalyticsConversation (reference Q4): customer, queue (acd) and, when answered, agent.
+    """One AnalyticsConversation (the SDKs' model): customer, queue (acd) and, when answered, agent.
 
     Metrics follow the reference example: nOffered, tAcd, tAbandon and nOverSla on the queue's
     session; tAnswered, tTalkComplete, tHeldComplete, tAcw and tHandle on the agent's; all in
@@ -429,7 +429,7 @@ def conversation_details_query(request: HttpRequest) -> HttpResponse:
         "totalHits": org.count_selected(start_ms=start_ms, end_ms=end_ms, selected=selected)
     }
     if page:
-        # The field is absent on an empty page: clients page until it is (reference Q4).
+        # The field is absent on an empty page: clients page until it is (as the SDK samples do).
         body["conversations"] = [detail_conversation(c) for c in page]
     return json_response(body)
 
@@ -469,7 +469,8 @@ class _Stats:
         self.max = max(self.max, value)
 
     def body(self, metric: str) -> dict[str, Any]:
-        # The shapes of the quick-hits sample (reference Q5): n* carry a count, t* max/min/
+        # The shapes of the quick-hits sample (MyPureCloud/quick-hits-python, analytics/
+        # analytics-conversation-aggregate-query/results.json): n* carry a count, t* max/min/
         # count/sum, o* a ratio of numerator (within the level) over denominator (offered).
         if metric.startswith("n"):
             return {"count": self.count}

@@ -55,16 +55,6 @@ def token_request_record(*, status: int) -> None:
     redis_client().hincrby(STATS_KEY, f"token:{status}", 1)
 
 
-def request_count(*, client_id: str | None = None) -> int:
-    """API requests received since the last reset (all clients, or one), 429s included."""
-    field = f"client:{client_id}" if client_id else "requests"
-    return int(redis_client().hget(STATS_KEY, field) or 0)
-
-
-def reset_request_count() -> None:
-    redis_client().delete(STATS_KEY)
-
-
 def stats_read() -> dict:
     raw = {_text(k): int(v) for k, v in redis_client().hgetall(STATS_KEY).items()}
 

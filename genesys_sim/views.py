@@ -11,7 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from genesys_sim import auth, graphql_api, state
-from genesys_sim.api import api_endpoint, error_response, json_response
+from genesys_sim.decorators import api_endpoint, error_response, json_response
 from genesys_sim.faults import FaultSpecError, parse_faults
 
 logger = logging.getLogger(__name__)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from unittest import mock
 
 import fakeredis
 import pytest
@@ -9,9 +10,7 @@ import redis
 import responses
 
 from analytics_worker import redis_client
-
-# Integration tests use a real Redis on a DB number of their own, flushed before and after.
-REAL_REDIS_TEST_URL = "redis://127.0.0.1:6379/15"
+from tests.helpers import FAKE_GENESYS_API, FAKE_GENESYS_TOKEN_URL, REAL_REDIS_TEST_URL
 
 
 @pytest.fixture(autouse=True)
@@ -29,10 +28,6 @@ def real_redis(monkeypatch: pytest.MonkeyPatch) -> Iterator[redis.Redis]:
     monkeypatch.setattr(redis_client, "_client", client)
     yield client
     client.flushdb()
-
-
-FAKE_GENESYS_API = "http://genesys.test"
-FAKE_GENESYS_TOKEN_URL = "http://login.genesys.test/oauth/token"
 
 
 @pytest.fixture
@@ -70,3 +65,13 @@ def sim(live_server, settings, monkeypatch: pytest.MonkeyPatch) -> Any:
     server = fakeredis.FakeRedis()
     monkeypatch.setattr(state, "redis_client", lambda: server)
     return state
+
+
+@pytest.fixture
+def enqueued() -> Iterator[mock.MagicMock]:
+    """Capture enqueued fetches instead of sending them to a broker (tests.helpers.enqueued_jobs
+    lists them)."""
+    from analytics_worker.tasks import fetch_report_task
+
+    with mock.patch.object(fetch_report_task, "apply_async", autospec=True) as apply_async:
+        yield apply_async

@@ -13,7 +13,7 @@ from unittest import mock
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from analytics_worker import services, tasks
+from analytics_worker import tasks
 from config.settings import LogFormatter, database_from_url
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -160,12 +160,12 @@ def test_a_json_event_is_one_line() -> None:
 def test_a_line_logged_in_a_task_names_its_job(db: None) -> None:
     lines: list[str] = []
 
-    def report_run(*, spec_data: dict[str, object], job_id: str) -> str:
+    def report_job_run(*, spec_data: dict[str, object], job_id: str) -> str:
         lines.append(LogFormatter(json_lines=True).format(record("retrying")))
         lines.append(LogFormatter().format(record("retrying")))
         return "done"
 
-    with mock.patch.object(services, "report_run", report_run):
+    with mock.patch.object(tasks, "report_job_run", report_job_run):
         tasks.fetch_report_task.apply(kwargs={"spec": {}, "job_id": "job-1"}, task_id="job-1")
     assert json.loads(lines[0])["job"] == "job-1"
     assert lines[1].endswith("retrying [job=job-1]")

@@ -2,11 +2,12 @@
 
 The token lives in Redis, so N workers (on any number of hosts) use one token and fetch a new one
 once, not N times: the refresh happens under a Redis lock, and the others wait and re-read. The
-request is the one the official SDKs send (reference Q2): POST {login}/oauth/token with a Basic
+request is the one the official SDKs send (AuthorizeClientCredentials in
+MyPureCloud/platform-client-sdk-go, configuration.go): POST {login}/oauth/token with a Basic
 header and the form body `grant_type=client_credentials`, no scope (scopes do not apply to the
 client-credentials grant; the OAuth client's roles do).
 
-If Redis is down the web view still has to answer (DESIGN.md section 6), so each process then
+If Redis is down the web view still has to answer (docs/ARCHITECTURE.md), so each process then
 keeps a token of its own in memory.
 """
 
@@ -23,7 +24,7 @@ import redis
 import requests
 from django.conf import settings
 
-from analytics_worker.genesys import clock
+from analytics_worker.genesys import clock, transport
 from analytics_worker.genesys.errors import (
     GenesysAuthError,
     GenesysError,
@@ -31,7 +32,7 @@ from analytics_worker.genesys.errors import (
     GenesysRateLimited,
     GenesysUnavailable,
 )
-from analytics_worker.redis_client import get_redis, redis_key
+from analytics_worker.redis_client import get_redis, oauth_lock_key, oauth_token_key
 
 logger = logging.getLogger(__name__)
 
@@ -53,17 +54,16 @@ def client_fingerprint() -> str:
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
-def access_token_get(*, force_refresh: bool = False) -> str:
-    """A valid bearer token. `force_refresh` fetches a new one unless another worker already
-    replaced the token this caller had (so N workers forcing at once still fetch only once)."""
+def access_token_get() -> str:
+    """A valid bearer token: the shared one, or a new one fetched by exactly one worker."""
     try:
-        return _shared_token_get(force_refresh=force_refresh)
+        return _shared_token_get()
     except redis.RedisError as exc:
         logger.warning(
             "Redis is unavailable for the shared Genesys token (%s); using a per-process token",
             type(exc).__name__,
         )
-        return _local_token_get(force_refresh=force_refresh)
+        return _local_token_get()
 
 
 def access_token_drop(*, only_if: str | None = None) -> None:
@@ -83,20 +83,19 @@ def access_token_drop(*, only_if: str | None = None) -> None:
 
 
 def _token_key() -> str:
-    return redis_key("oauth", client_fingerprint())
+    return oauth_token_key(client_fingerprint())
 
 
 def _lock_key() -> str:
-    return redis_key("oauth", client_fingerprint(), "lock")
+    return oauth_lock_key(client_fingerprint())
 
 
-def _shared_token_get(*, force_refresh: bool) -> str:
+def _shared_token_get() -> str:
     r = get_redis()
     key = _token_key()
     cached = _text(r.get(key))
-    if cached and not force_refresh:
+    if cached:
         return cached
-    unwanted = cached if force_refresh else None
 
     # The lock outlives one token request (timeout plus slack), so a holder that dies mid-request
     # blocks the others only until it expires; then one of them takes over.
@@ -108,7 +107,7 @@ def _shared_token_get(*, force_refresh: bool) -> str:
             try:
                 # Another worker may have stored a new token between our read and our lock.
                 cached = _text(r.get(key))
-                if cached and cached != unwanted:
+                if cached:
                     return cached
                 token, lifetime = _token_fetch()
                 r.set(key, token, ex=lifetime)
@@ -119,7 +118,7 @@ def _shared_token_get(*, force_refresh: bool) -> str:
         # Another worker is fetching: wait for its token rather than asking Genesys again.
         clock.sleep(LOCK_POLL_SECONDS)
         cached = _text(r.get(key))
-        if cached and cached != unwanted:
+        if cached:
             return cached
         if clock.now() > deadline:
             raise GenesysUnavailable(
@@ -128,10 +127,10 @@ def _shared_token_get(*, force_refresh: bool) -> str:
             )
 
 
-def _local_token_get(*, force_refresh: bool) -> str:
+def _local_token_get() -> str:
     global _local_token
     with _local_lock:
-        if _local_token and not force_refresh and _local_token[1] > clock.now():
+        if _local_token and _local_token[1] > clock.now():
             return _local_token[0]
         token, lifetime = _token_fetch()
         _local_token = (token, clock.now() + lifetime)
@@ -152,11 +151,11 @@ def _token_fetch() -> tuple[str, int]:
     login_url = settings.GENESYS_LOGIN_URL
     basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode("ascii")
     try:
-        response = requests.post(
+        response = transport.http_send(
+            "POST",
             f"{login_url}/oauth/token",
             headers={"Authorization": f"Basic {basic}", "Accept": "application/json"},
             data={"grant_type": "client_credentials"},
-            timeout=settings.GENESYS_HTTP_TIMEOUT,
         )
     except (requests.ConnectionError, requests.Timeout) as exc:
         # `from None`: the chained exception holds the request, Basic header included.

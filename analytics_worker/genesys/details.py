@@ -1,7 +1,7 @@
-"""The Genesys Cloud conversation details source (reference Q4):
+"""The Genesys Cloud conversation details source (ConversationQuery in the official SDKs):
 POST /api/v2/analytics/conversations/details/query, paged by page number.
 
-Each conversation is reduced to the GraphQL contract's Conversation dict (DESIGN.md section 2),
+Each conversation is reduced to the GraphQL contract's Conversation dict (docs/GRAPHQL.md),
 so the normaliser takes either source unchanged, plus a few keys the contract lacks, for the
 contact-centre KPIs (all times in seconds; None where they do not apply):
 
@@ -15,7 +15,8 @@ and, as the contract defines them, metrics.duration = end - start (None while it
 metrics.waitTime = time in queue until answered or abandoned (tAnswered + tAbandon; None when it
 never queued), metrics.holdTime = time on hold (tHeld), None unless an agent answered.
 
-How the paging stays exact (reference Q4, "Limits and paging behaviour"):
+How the paging stays exact (Genesys's developer-center blog, "Analytics conversations API
+behavior", 2022-04-21):
 - Pages are asked for in conversationStart order until one comes back without `conversations`.
 - Pages shift while data arrives, so a conversation may come twice: it is yielded once (by id).
 - Genesys searches whole days ("conversations that started on a day touched by the interval"),
@@ -28,13 +29,18 @@ How the paging stays exact (reference Q4, "Limits and paging behaviour"):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from analytics_worker.genesys.errors import GenesysBadRequest, GenesysProtocolError
+from analytics_worker.genesys.errors import GenesysProtocolError
 from analytics_worker.genesys.http import FetchProgress, genesys_request
-from analytics_worker.reports import DEFAULT_VIEW, ReportSpec
+from analytics_worker.genesys.query import (
+    ConversationFilters,
+    interval_text,
+    iso_utc_ms,
+    query_filter,
+)
 
 DETAILS_PATH = "/api/v2/analytics/conversations/details/query"
 # The largest page every source agrees Genesys accepts (Splunk: 100; a Genesys blog: 200).
@@ -44,17 +50,21 @@ MAX_INTERVAL = timedelta(days=7)
 
 
 def details_conversation_pages(
-    *, spec: ReportSpec, progress: FetchProgress | None = None, page_size: int = PAGE_SIZE
+    *,
+    start: datetime,
+    end: datetime,
+    filters: ConversationFilters,
+    progress: FetchProgress | None = None,
+    page_size: int = PAGE_SIZE,
 ) -> Iterator[list[dict[str, Any]]]:
-    """Yield each page's conversations as records (see the module docstring), each conversation
-    once, in start order. Raises a GenesysError when Genesys refuses, or when the 100,000-result
-    cap cannot be paged past (that many conversations in one millisecond, or a Genesys that
-    answers whole days however the interval is cut)."""
-    view_refuse(spec)
+    """Yield each page's conversations that start in [start, end) as records (see the module
+    docstring), each conversation once, in start order. Raises a GenesysError when Genesys
+    refuses, or when the 100,000-result cap cannot be paged past (that many conversations in one
+    millisecond, or a Genesys that answers whole days however the interval is cut)."""
     if not 1 <= page_size <= PAGINATION_CAP:
         raise ValueError(f"page_size must be 1 to {PAGINATION_CAP}, not {page_size}")
     last_page = PAGINATION_CAP // page_size
-    for chunk_start, chunk_end in _chunks(spec.start, spec.end):
+    for chunk_start, chunk_end in _chunks(start, end):
         # id -> start of what this scan served. One scan serves at most 100,000 conversations,
         # and scans of different chunks never share one, so memory stays bounded.
         served: dict[str, datetime] = {}
@@ -64,7 +74,7 @@ def details_conversation_pages(
                 "POST",
                 DETAILS_PATH,
                 json=details_query_body(
-                    spec=spec,
+                    filters=filters,
                     start=scan_start,
                     end=chunk_end,
                     page_number=page_number,
@@ -78,11 +88,11 @@ def details_conversation_pages(
             records = []
             for conversation in conversations:
                 record = details_record(conversation)
-                start = _parse_time(record["startTime"], "conversationStart")
-                if not scan_start <= start < chunk_end or record["id"] in served:
+                started = _parse_time(record["startTime"], "conversationStart")
+                if not scan_start <= started < chunk_end or record["id"] in served:
                     continue
-                served[record["id"]] = start
-                latest = max(latest, start)
+                served[record["id"]] = started
+                latest = max(latest, started)
                 records.append(record)
             yield records
             if page_number < last_page:
@@ -93,7 +103,7 @@ def details_conversation_pages(
             if latest <= scan_start:
                 raise GenesysProtocolError(
                     f"Genesys's details query cannot page past {PAGINATION_CAP:,} results, and "
-                    f"starting a new interval at {_iso_utc(scan_start)} did not get past them "
+                    f"starting a new interval at {iso_utc_ms(scan_start)} did not get past them "
                     "(Genesys searches whole days): narrow the filters, or use the aggregates "
                     "source"
                 )
@@ -102,7 +112,12 @@ def details_conversation_pages(
 
 
 def details_query_body(
-    *, spec: ReportSpec, start: datetime, end: datetime, page_number: int, page_size: int
+    *,
+    start: datetime,
+    end: datetime,
+    filters: ConversationFilters,
+    page_number: int,
+    page_size: int,
 ) -> dict[str, Any]:
     """The ConversationQuery for one page. Direction is a conversation dimension
     (originatingDirection); media type and queue are segment dimensions."""
@@ -112,51 +127,18 @@ def details_query_body(
         "orderBy": "conversationStart",
         "paging": {"pageSize": page_size, "pageNumber": page_number},
     }
-    conversation_filter = query_filter((("originatingDirection", spec.directions),))
-    segment_filter = query_filter((("mediaType", spec.media_types), ("queueId", spec.queue_ids)))
+    selections = filters.selections()
+    conversation_filter = query_filter(
+        (d.analytics, values) for d, values in selections if d.details_level == "conversation"
+    )
+    segment_filter = query_filter(
+        (d.analytics, values) for d, values in selections if d.details_level == "segment"
+    )
     if conversation_filter:
         body["conversationFilters"] = [conversation_filter]
     if segment_filter:
         body["segmentFilters"] = [segment_filter]
     return body
-
-
-def query_filter(selections: Iterable[tuple[str, Sequence[str]]]) -> dict[str, Any] | None:
-    """A Genesys filter that ANDs the dimensions: one value is a predicate, several are an OR
-    clause (the shape of the reference's examples); an empty selection means "all"."""
-    predicates: list[dict[str, str]] = []
-    clauses: list[dict[str, Any]] = []
-    for dimension, values in selections:
-        if len(values) == 1:
-            predicates.append(_predicate(dimension, values[0]))
-        elif values:
-            clauses.append({"type": "or", "predicates": [_predicate(dimension, v) for v in values]})
-    if not predicates and not clauses:
-        return None
-    found: dict[str, Any] = {"type": "and"}
-    if predicates:
-        found["predicates"] = predicates
-    if clauses:
-        found["clauses"] = clauses
-    return found
-
-
-def _predicate(dimension: str, value: str) -> dict[str, str]:
-    return {"type": "dimension", "dimension": dimension, "operator": "matches", "value": value}
-
-
-def interval_text(start: datetime, end: datetime) -> str:
-    return f"{_iso_utc(start)}/{_iso_utc(end)}"
-
-
-def view_refuse(spec: ReportSpec) -> None:
-    """Views belong to the project's GraphQL contract; Genesys's REST analytics has none, and
-    silently ignoring one would show other queues' data."""
-    if spec.view_id != DEFAULT_VIEW:
-        raise GenesysBadRequest(
-            f"The Genesys REST analytics have no views, so the view {spec.view_id!r} cannot be "
-            f"applied: choose the view {DEFAULT_VIEW!r} and filter by queue instead"
-        )
 
 
 def details_record(conversation: Any) -> dict[str, Any]:
@@ -270,8 +252,3 @@ def _parse_time(value: Any, field: str) -> datetime:
             f"The details query answered a {field} that is not an ISO 8601 time: {value!r:.40}"
         )
     return moment
-
-
-def _iso_utc(moment: datetime) -> str:
-    # Milliseconds: a scan that resumes at a conversation's start must not round it away.
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

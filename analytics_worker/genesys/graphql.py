@@ -1,6 +1,7 @@
-"""The `graphql` source: the project's own GraphQL contract (DESIGN.md section 2).
+"""The `graphql` source: the project's own GraphQL contract (docs/GRAPHQL.md).
 
-This is NOT a Genesys Cloud API (Genesys has no GraphQL endpoint; reference Q1). The contract is
+This is NOT a Genesys Cloud API (Genesys has no GraphQL endpoint: the official SDKs' swagger.json has no
+such path). The contract is
 served by the simulated org, or by a GraphQL gateway a customer runs in front of Genesys, at
 `POST {GENESYS_API_URL}/api/v2/analytics/graphql` with the same OAuth token and rate limit, so it
 goes through genesys_request like everything else.
@@ -19,7 +20,7 @@ from django.conf import settings
 
 from analytics_worker.genesys.errors import GenesysProtocolError, GraphQLError
 from analytics_worker.genesys.http import FetchProgress, genesys_request
-from analytics_worker.reports import ReportSpec
+from analytics_worker.genesys.query import ConversationFilters
 
 GRAPHQL_PATH = "/api/v2/analytics/graphql"
 
@@ -46,7 +47,10 @@ query Conversations($query: ConversationQuery, $pageToken: String) {
 
 def graphql_conversation_pages(
     *,
-    spec: ReportSpec,
+    start: datetime,
+    end: datetime,
+    view_id: str,
+    filters: ConversationFilters,
     progress: FetchProgress | None = None,
     page_size: int | None = None,
     max_pages: int = 10_000,
@@ -55,7 +59,9 @@ def graphql_conversation_pages(
     """Yield each page's conversations as it arrives (never accumulating), following pageToken
     until it is null. Raises GraphQLError for an `errors` answer and GenesysProtocolError when
     the source loops, answers nonsense, or exceeds max_pages / max_items."""
-    query = graphql_query_variables(spec=spec, page_size=page_size)
+    query = graphql_query_variables(
+        start=start, end=end, view_id=view_id, filters=filters, page_size=page_size
+    )
     page_token: str | None = None
     sent_tokens: set[str] = set()
     pages = 0
@@ -99,24 +105,26 @@ def graphql_conversation_pages(
         sent_tokens.add(page_token)
 
 
-def graphql_query_variables(*, spec: ReportSpec, page_size: int | None = None) -> dict[str, Any]:
-    """The contract's ConversationQuery for a report (the `query` variable)."""
+def graphql_query_variables(
+    *,
+    start: datetime,
+    end: datetime,
+    view_id: str,
+    filters: ConversationFilters,
+    page_size: int | None = None,
+) -> dict[str, Any]:
+    """The contract's ConversationQuery (the `query` variable)."""
     size = page_size or settings.GENESYS_PAGE_SIZE
     if size < 1:
         raise ValueError(f"page_size must be at least 1, not {size}")
-    # The source ORs filters on the same field and ANDs different fields; an empty selection
-    # means "all", i.e. no filter on that field.
-    selections = (
-        ("type", spec.media_types),
-        ("direction", spec.directions),
-        ("queueId", spec.queue_ids),
-    )
     return {
-        "viewId": spec.view_id,
-        "dateRange": {"begin": _iso_utc(spec.start), "end": _iso_utc(spec.end)},
+        "viewId": view_id,
+        "dateRange": {"begin": _iso_utc(start), "end": _iso_utc(end)},
+        # The source ORs filters on the same field and ANDs different fields; an empty
+        # selection means "all", i.e. no filter on that field.
         "filter": [
-            {"field": field, "operator": "eq", "value": value}
-            for field, values in selections
+            {"field": dimension.graphql, "operator": "eq", "value": value}
+            for dimension, values in filters.selections()
             for value in values
         ],
         "pageSize": size,

@@ -1,10 +1,11 @@
-"""THE one chokepoint for every call to Genesys (and the GraphQL source behind the same API host).
+"""THE one chokepoint for every API call to Genesys (and the GraphQL source behind the same API
+host); transport.http_send below it sends the bytes, the OAuth token request included.
 
 genesys_request() adds the shared bearer token, keeps all workers together under one rate limit,
 retries what is worth retrying, and turns every failure into a GenesysError with a message that
-says what to do. Nothing else in the project talks HTTP to Genesys.
+says what to do.
 
-Retries (reference Q7): 429 waits Retry-After (seconds or an HTTP date; Genesys always sends
+Retries (as the official SDKs' RetryConfiguration does): 429 waits Retry-After (seconds or an HTTP date; Genesys always sends
 seconds since 2021), else exponential backoff with full jitter; 500/502/503/504, connection
 errors and timeouts back off the same way; a 200 with malformed JSON (usually a proxy cutting the
 body short) is retried twice. 400/403/404 and GraphQL errors are answers, not accidents: never
@@ -39,7 +40,7 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
-from analytics_worker.genesys import clock
+from analytics_worker.genesys import clock, transport
 from analytics_worker.genesys.auth import access_token_drop, access_token_get, client_fingerprint
 from analytics_worker.genesys.errors import (
     GenesysAuthError,
@@ -50,7 +51,12 @@ from analytics_worker.genesys.errors import (
     GenesysRateLimited,
     GenesysUnavailable,
 )
-from analytics_worker.redis_client import get_redis, metric_incr, redis_key
+from analytics_worker.redis_client import (
+    get_redis,
+    metric_incr,
+    rate_limit_next_key,
+    rate_limit_pause_key,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -66,9 +72,6 @@ RATE_LIMIT_SAFETY = 1.02
 # Waits shorter than this (the limiter's usual 0.2 s spacing) are counted but not announced.
 ANNOUNCE_WAIT_SECONDS = 0.5
 
-# One session per process: keep-alive saves a TLS handshake per page.
-_session = requests.Session()
-
 
 @dataclass
 class FetchProgress:
@@ -77,7 +80,6 @@ class FetchProgress:
     requests: int = 0
     retries: int = 0
     rate_limited: int = 0  # 429s received
-    waited_seconds: float = 0.0
     # Called before any wait longer than ANNOUNCE_WAIT_SECONDS, e.g.
     # (12.0, "Genesys rate limit (429): waiting 12 s").
     on_wait: Callable[[float, str], None] | None = None
@@ -180,7 +182,7 @@ class _Call:
             timeout = min(timeout, left)
         self.progress.requests += 1
         try:
-            response = _session.request(
+            response = transport.http_send(
                 self.method,
                 settings.GENESYS_API_URL + self.path,
                 json=self.json,
@@ -334,7 +336,6 @@ def _give_up(state: RetryCallState) -> Any:
 
 
 def _wait_report(progress: FetchProgress, seconds: float, reason: str) -> None:
-    progress.waited_seconds += seconds
     if seconds > ANNOUNCE_WAIT_SECONDS and progress.on_wait is not None:
         progress.on_wait(seconds, reason)
 
@@ -344,10 +345,7 @@ def _wait_report(progress: FetchProgress, seconds: float, reason: str) -> None:
 
 def _limiter_keys() -> tuple[str, str]:
     fingerprint = client_fingerprint()
-    return (
-        redis_key("ratelimit", fingerprint, "next"),
-        redis_key("ratelimit", fingerprint, "paused_until"),
-    )
+    return rate_limit_next_key(fingerprint), rate_limit_pause_key(fingerprint)
 
 
 def _slot_reserve(progress: FetchProgress) -> None:
@@ -385,7 +383,7 @@ def _slot_reserve(progress: FetchProgress) -> None:
                 except redis.WatchError:
                     continue  # another worker took a slot between our read and write
     except redis.RedisError as exc:
-        # Degraded (DESIGN.md section 6): send without the shared budget; 429s still back off.
+        # Degraded (docs/ARCHITECTURE.md): send without the shared budget; 429s still back off.
         logger.warning(
             "Redis is unavailable for the shared Genesys rate limiter (%s); sending without it",
             type(exc).__name__,

@@ -12,7 +12,7 @@ import redis
 from analytics_worker.genesys.auth import client_fingerprint
 from analytics_worker.genesys.errors import GenesysError, GenesysProtocolError
 from analytics_worker.genesys.http import FetchProgress, genesys_request
-from analytics_worker.redis_client import get_redis, redis_key
+from analytics_worker.redis_client import get_redis, queues_key
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def _cached() -> list[tuple[str, str]] | None:
 
 
 def _cache_key() -> str:
-    return redis_key("queues", client_fingerprint())
+    return queues_key(client_fingerprint())
 
 
 def queue_list() -> list[tuple[str, str]]:

@@ -1,4 +1,5 @@
-"""Genesys Cloud regions: which API and login hosts an org lives on (reference Q3).
+"""Genesys Cloud regions: which API and login hosts an org lives on (the region table of the official SDKs,
+purecloud_region_hosts.py in MyPureCloud/platform-client-sdk-python).
 
 Every region is a domain; the API host is `api.<domain>` and the login host `login.<domain>`
 (the official SDKs derive one from the other). The table is the Python SDK's

@@ -175,16 +175,6 @@ def test_it_drops_the_token_only_if_it_is_still_the_same(fake_redis: fakeredis.F
     assert fake_redis.get(token_key()) is None
 
 
-def test_it_force_refreshes_a_token(http: responses.RequestsMock) -> None:
-    http.post(TOKEN_URL, json=token_body("tok-1"))
-    http.post(TOKEN_URL, json=token_body("tok-2"))
-
-    assert access_token_get() == "tok-1"
-    assert access_token_get(force_refresh=True) == "tok-2"
-    assert access_token_get() == "tok-2"
-    assert len(http.calls) == 2
-
-
 def test_it_keeps_a_per_process_token_while_redis_is_down(
     http: responses.RequestsMock,
     monkeypatch: pytest.MonkeyPatch,

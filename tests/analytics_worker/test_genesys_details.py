@@ -11,6 +11,7 @@ import pytest
 import requests
 import responses
 
+from analytics_worker.fetch import report_fetch
 from analytics_worker.genesys import details
 from analytics_worker.genesys.details import details_conversation_pages, details_record
 from analytics_worker.genesys.errors import (
@@ -21,6 +22,7 @@ from analytics_worker.genesys.errors import (
 from analytics_worker.reports import ReportSpec
 from genesys_sim import org, rest_api
 from genesys_sim.graphql_api import _conversation_item
+from tests.analytics_worker.helpers import query_args
 
 pytestmark = pytest.mark.usefixtures("fake_genesys")
 API = "http://genesys.test"
@@ -126,7 +128,7 @@ def spec_of(**fields: Any) -> ReportSpec:
 
 
 def fetch(spec: ReportSpec, **kwargs: Any) -> list[dict[str, Any]]:
-    return [r for page in details_conversation_pages(spec=spec, **kwargs) for r in page]
+    return [r for page in details_conversation_pages(**query_args(spec), **kwargs) for r in page]
 
 
 def conversation(number: int, start: datetime) -> dict[str, Any]:
@@ -366,9 +368,9 @@ def test_it_splits_long_ranges_at_utc_midnights_into_7_days_at_most(api):
     ]
 
 
-def test_a_view_cannot_be_applied_and_nothing_is_sent(api):
+def test_a_report_with_a_view_sends_nothing(api):
     with pytest.raises(GenesysBadRequest, match="no views"):
-        fetch(spec_of(view_id="view-sales"))
+        report_fetch(spec=spec_of(view_id="view-sales", source="details"))
     assert bodies(api) == []
 
 

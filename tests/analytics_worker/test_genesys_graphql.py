@@ -15,11 +15,13 @@ from analytics_worker.genesys.errors import GenesysProtocolError, GraphQLError
 from analytics_worker.genesys.graphql import CONVERSATIONS_QUERY, graphql_conversation_pages
 from analytics_worker.genesys.http import FetchProgress
 from analytics_worker.reports import ReportSpec
+from tests.analytics_worker.helpers import query_args
 
 TOKEN_URL = "http://login.genesys.test/oauth/token"
 GRAPHQL_URL = "http://genesys.test/api/v2/analytics/graphql"
 START = datetime(2025, 3, 1, 0, 0, tzinfo=UTC)
 END = datetime(2025, 3, 2, 0, 0, tzinfo=UTC)
+ARGS = query_args(ReportSpec(start=START, end=END), "view_id")
 
 
 @pytest.fixture(autouse=True)
@@ -67,7 +69,7 @@ def test_it_follows_page_tokens_and_yields_each_page_as_it_arrives(
     )
     progress = FetchProgress()
 
-    pages = graphql_conversation_pages(spec=ReportSpec(start=START, end=END), progress=progress)
+    pages = graphql_conversation_pages(**ARGS, progress=progress)
 
     assert next(pages) == [{"id": "c1"}, {"id": "c2"}]
     assert len(graphql_bodies(api)) == 1  # the next page is asked for only when needed
@@ -104,7 +106,7 @@ def test_it_sends_every_user_value_as_a_variable(
     serve_pages(api, {None: page([], None)})
     spec = ReportSpec(start=START, end=END, view_id="support-view", **selection)
 
-    list(graphql_conversation_pages(spec=spec, page_size=250))
+    list(graphql_conversation_pages(**query_args(spec, "view_id"), page_size=250))
 
     assert graphql_bodies(api) == [
         {
@@ -126,7 +128,7 @@ def test_it_sends_every_user_value_as_a_variable(
 def test_it_uses_the_page_size_setting_by_default(api: responses.RequestsMock) -> None:
     serve_pages(api, {None: page([], None)})
 
-    list(graphql_conversation_pages(spec=ReportSpec(start=START, end=END)))
+    list(graphql_conversation_pages(**ARGS))
 
     assert graphql_bodies(api)[0]["variables"]["query"]["pageSize"] == 100
 
@@ -142,7 +144,7 @@ def test_it_stops_when_a_page_token_repeats(api: responses.RequestsMock) -> None
     )
 
     with pytest.raises(GenesysProtocolError, match="already given"):
-        list(graphql_conversation_pages(spec=ReportSpec(start=START, end=END)))
+        list(graphql_conversation_pages(**ARGS))
     assert len(graphql_bodies(api)) == 3
 
 
@@ -150,7 +152,7 @@ def test_it_stops_after_max_pages(api: responses.RequestsMock) -> None:
     serve_pages(api, {None: page([{"id": "a"}], "t-2"), "t-2": page([{"id": "b"}], "t-3")})
 
     with pytest.raises(GenesysProtocolError, match="more pages after 2 pages"):
-        list(graphql_conversation_pages(spec=ReportSpec(start=START, end=END), max_pages=2))
+        list(graphql_conversation_pages(**ARGS, max_pages=2))
     assert len(graphql_bodies(api)) == 2
 
 
@@ -159,7 +161,7 @@ def test_it_stops_after_max_items(api: responses.RequestsMock) -> None:
         api,
         {None: page([{"id": "a"}, {"id": "b"}], "t-2"), "t-2": page([{"id": "c"}], None)},
     )
-    pages = graphql_conversation_pages(spec=ReportSpec(start=START, end=END), max_items=2)
+    pages = graphql_conversation_pages(**ARGS, max_items=2)
 
     assert next(pages) == [{"id": "a"}, {"id": "b"}]
     with pytest.raises(GenesysProtocolError, match="more than 2 conversations"):
@@ -176,7 +178,7 @@ def test_it_raises_the_graphql_errors(api: responses.RequestsMock) -> None:
     )
 
     with pytest.raises(GraphQLError) as info:
-        list(graphql_conversation_pages(spec=ReportSpec(start=START, end=END)))
+        list(graphql_conversation_pages(**ARGS))
 
     assert info.value.messages == ["Invalid pageToken", "Unknown filter field"]
     assert "Invalid pageToken" in str(info.value)
@@ -193,4 +195,4 @@ def test_it_refuses_an_answer_without_conversations(
     api.post(GRAPHQL_URL, json=body)
 
     with pytest.raises(GenesysProtocolError):
-        list(graphql_conversation_pages(spec=ReportSpec(start=START, end=END)))
+        list(graphql_conversation_pages(**ARGS))

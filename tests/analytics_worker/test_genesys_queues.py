@@ -88,4 +88,4 @@ def test_it_lists_the_simulated_orgs_queues(sim, monkeypatch):
     expected = sorted((q.id, q.name) for q in org.QUEUES)
     assert sorted(queue_list()) == expected
     assert [name for _, name in queue_list()] == ["Billing", "Retention", "Sales", "Support"]
-    assert sim.request_count() == 2
+    assert sim.stats_read()["requests"] == 2

@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from analytics_worker import cache, services, tasks
+from analytics_worker import cache, periodic_tasks, services
 from analytics_worker.models import SavedReport
+from analytics_worker.reports import report_spec_build
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +26,7 @@ def saved(name="r", *, due=NOW, **fields):
 
 def tick(now=NOW) -> int:
     with time_machine.travel(now, tick=False):
-        return tasks.refresh_due_reports_task.apply().get()
+        return periodic_tasks.refresh_due_reports_task.apply().get()
 
 
 def test_it_ships_the_default_reports(no_default_reports, django_db_setup):
@@ -52,7 +53,7 @@ def test_it_uses_the_same_key_as_the_web(enqueued, settings):
     report = saved(params={"range": "last_24h"})
     tick()
     report.refresh_from_db()
-    web = services.report_spec_build(
+    web = report_spec_build(
         params={}, now=NOW + timedelta(minutes=3), default_time_zone="Europe/Paris"
     )
     assert report.last_report_key == web.key

@@ -1,15 +1,12 @@
-"""All three sources against the simulated org over HTTP give the same buckets."""
+"""report_fetch: all three sources against the simulated org over HTTP give the same buckets."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import orjson
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 
-from analytics_worker import services
+from analytics_worker import fetch
 from analytics_worker.normalize import CORE_FIELDS, OPTIONAL_FIELDS
 from analytics_worker.reports import ReportSpec
 
@@ -21,14 +18,14 @@ def sim(sim, settings):
     return sim
 
 
-def fetch(source: str, **fields: object) -> dict:
+def fetched(source: str, **fields: object) -> dict:
     fields = {
         "start": datetime(2024, 5, 1, tzinfo=UTC),
         "end": datetime(2024, 5, 2, tzinfo=UTC),
         **fields,
     }
     spec = ReportSpec(source=source, **fields)  # type: ignore[arg-type]
-    return services.report_fetch(spec=spec)
+    return fetch.report_fetch(spec=spec)
 
 
 def core(report: dict) -> list[dict]:
@@ -52,9 +49,9 @@ def core(report: dict) -> list[dict]:
     ],
 )
 def test_the_three_sources_give_the_same_buckets(sim, fields):
-    graphql = fetch("graphql", **fields)
-    details = fetch("details", **fields)
-    aggregates = fetch("aggregates", **fields)
+    graphql = fetched("graphql", **fields)
+    details = fetched("details", **fields)
+    aggregates = fetched("aggregates", **fields)
     assert graphql["totals"]["conversations"] > 100
     assert core(details) == core(graphql)
     assert core(aggregates) == core(graphql)
@@ -65,30 +62,6 @@ def test_the_three_sources_give_the_same_buckets(sim, fields):
 
 
 def test_the_graphql_source_has_no_kpis(sim):
-    report = fetch("graphql")
+    report = fetched("graphql")
     assert "offered" not in report["totals"]
-    assert "offered" in fetch("aggregates")["totals"]
-
-
-def test_the_command_prints_the_buckets_and_the_requests(sim, capsys):
-    call_command(
-        "fetch_report", "--start", "2024-05-01", "--end", "2024-05-01", "--granularity", "PT1H"
-    )
-    out = capsys.readouterr().out
-    lines = out.splitlines()
-    assert lines[0].startswith("2024-05-01 00:00Z to 2024-05-02 00:00Z, PT1H, UTC")
-    assert sum(line.startswith("2024-05-01T") for line in lines) == 24
-    assert lines[-1].startswith("1 pages, 1 requests, 0 retries, 0 rate-limited")
-
-
-def test_the_command_prints_json(sim, capsys):
-    call_command("fetch_report", "--start", "2024-05-01", "--end", "2024-05-01", "--json")
-
-    report = orjson.loads(capsys.readouterr().out)
-    assert len(report["buckets"]) == 48
-    assert report["source"] == "aggregates"
-
-
-def test_the_command_names_a_bad_option():
-    with pytest.raises(CommandError, match="--tz: unknown time zone 'Mars/Base'"):
-        call_command("fetch_report", "--range", "yesterday", "--tz", "Mars/Base")
+    assert "offered" in fetched("aggregates")["totals"]

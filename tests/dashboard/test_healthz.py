@@ -1,28 +1,23 @@
-"""/healthz and /metrics (dashboard/health.py) and the heartbeats they read (tasks.py).
-
-Fast unit tests, not drills: they belong in tests/dashboard/test_healthz.py, which this file
-replaces (the old one asserts the single Redis check of the first /healthz).
-"""
+"""/healthz and /metrics (dashboard/health.py); the heartbeats they read are tested in
+tests/analytics_worker/test_heartbeats.py."""
 
 from __future__ import annotations
 
 import re
 import time
 from datetime import timedelta
-from types import SimpleNamespace
 from typing import Any
 
 import fakeredis
 import pytest
-from celery.signals import before_task_publish
 from django.contrib.auth.models import User
 from django.db import DatabaseError
 from django.test import Client
 from django.utils import timezone
 
-from analytics_worker import cache, redis_client, tasks
+from analytics_worker import cache, redis_client
 from analytics_worker.models import SavedReport
-from analytics_worker.redis_client import redis_key
+from analytics_worker.redis_client import beat_tick_key, worker_heartbeat_key
 from dashboard import health
 
 pytestmark = pytest.mark.django_db
@@ -41,8 +36,8 @@ def broker(monkeypatch: pytest.MonkeyPatch) -> fakeredis.FakeRedis:
 @pytest.fixture
 def alive(fake_redis: fakeredis.FakeRedis, broker: fakeredis.FakeRedis) -> None:
     """A worker and beat that have just reported in."""
-    fake_redis.set(redis_key("heartbeat", "worker", "w1@host"), time.time(), ex=60)
-    fake_redis.set(redis_key("heartbeat", "beat"), time.time() - 30)
+    fake_redis.set(worker_heartbeat_key("w1@host"), time.time(), ex=60)
+    fake_redis.set(beat_tick_key(), time.time() - 30)
 
 
 def test_it_needs_no_login_and_checks_every_part(client: Client, alive: None) -> None:
@@ -68,7 +63,7 @@ def test_it_names_the_part_that_failed(client: Client, broker: Any, redis_down: 
 def test_it_says_when_no_worker_has_reported(
     client: Client, alive: None, fake_redis: fakeredis.FakeRedis
 ) -> None:
-    fake_redis.delete(redis_key("heartbeat", "worker", "w1@host"))
+    fake_redis.delete(worker_heartbeat_key("w1@host"))
     checks = client.get("/healthz").json()["checks"]
     assert checks == {**ALL_OK, "worker": "no worker heartbeat in the last 60 s"}
 
@@ -76,9 +71,9 @@ def test_it_says_when_no_worker_has_reported(
 def test_it_says_when_beat_stopped_ticking(
     client: Client, alive: None, fake_redis: fakeredis.FakeRedis
 ) -> None:
-    fake_redis.set(redis_key("heartbeat", "beat"), time.time() - 600)
+    fake_redis.set(beat_tick_key(), time.time() - 600)
     assert client.get("/healthz").json()["checks"]["beat"] == "last tick 600 s ago"
-    fake_redis.delete(redis_key("heartbeat", "beat"))
+    fake_redis.delete(beat_tick_key())
     assert client.get("/healthz").json()["checks"]["beat"] == "no tick recorded"
 
 
@@ -105,36 +100,6 @@ def test_it_says_when_the_database_is_down(
     assert response.status_code == 503
     assert response.json()["checks"]["database"] == "unavailable: DatabaseError"
     assert b"10.0.0.5" not in response.content
-
-
-def test_a_worker_writes_its_heartbeat_until_it_stops(
-    fake_redis: fakeredis.FakeRedis, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(tasks, "connect", lambda url: fake_redis)
-    worker = SimpleNamespace(hostname="w1@host")
-    try:
-        tasks._worker_heartbeat_start(sender=worker)
-        key = redis_key("heartbeat", "worker", "w1@host")
-        deadline = time.monotonic() + 5
-        while not fake_redis.exists(key):
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
-        assert 0 < fake_redis.ttl(key) <= tasks.WORKER_HEARTBEAT_TTL_SECONDS
-        assert set(tasks.worker_heartbeats()) == {"w1@host"}
-        tasks._worker_heartbeat_stop(sender=worker)
-        assert not fake_redis.exists(key)
-    finally:
-        tasks._heartbeat_stop.clear()
-
-
-def test_beat_records_a_tick_when_it_publishes_the_minute_task(
-    fake_redis: fakeredis.FakeRedis,
-) -> None:
-    before_task_publish.send(sender="analytics_worker.reap_locks", body={}, headers={})
-    assert tasks.beat_last_tick() is None
-    before_task_publish.send(sender=tasks.BEAT_TICK_TASK, body={}, headers={})
-    tick = tasks.beat_last_tick()
-    assert tick is not None and time.time() - tick < 5
 
 
 # --- /metrics -------------------------------------------------------------------------------------

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 import fakeredis
@@ -8,23 +7,7 @@ import pytest
 from django.test import Client
 
 from genesys_sim import state
-
-TOKEN_URL = "/sim/oauth/token"
-GRAPHQL_URL = "/sim/api/v2/analytics/graphql"
-
-# The tutorial's query, field for field.
-CONVERSATIONS_QUERY = """
-query GetConversations($query: ConversationQuery, $pageToken: String) {
-  conversations(query: $query, pageToken: $pageToken) {
-    pageToken pageSize totalCount
-    items {
-      id type direction startTime endTime
-      metrics { duration waitTime holdTime }
-      participants { id type }
-    }
-  }
-}
-"""
+from tests.genesys_sim.helpers import CONVERSATIONS_QUERY, GRAPHQL_URL, TOKEN_URL, basic_header
 
 
 @pytest.fixture(autouse=True)
@@ -38,10 +21,6 @@ def sim_redis(monkeypatch: pytest.MonkeyPatch) -> fakeredis.FakeRedis:
     server = fakeredis.FakeRedis()
     monkeypatch.setattr(state, "redis_client", lambda: server)
     return server
-
-
-def basic_header(client_id: str = "sim-client", secret: str = "sim-secret") -> str:
-    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
 
 
 @pytest.fixture
@@ -72,16 +51,3 @@ def graphql(client: Client, token: str):
         )
 
     return post
-
-
-def conversations_variables(
-    begin: str = "2024-05-01T09:00:00Z",
-    end: str = "2024-05-01T10:00:00Z",
-    *,
-    page_token: str | None = None,
-    **query: Any,
-) -> dict[str, Any]:
-    return {
-        "query": {"dateRange": {"begin": begin, "end": end}, **query},
-        "pageToken": page_token,
-    }

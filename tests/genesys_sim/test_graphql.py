@@ -7,7 +7,7 @@ import pytest
 from django.core import signing
 
 from genesys_sim import org
-from tests.genesys_sim.conftest import conversations_variables
+from tests.genesys_sim.helpers import conversations_variables
 
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 DAY = datetime(2024, 5, 1, tzinfo=UTC)
@@ -115,9 +115,10 @@ def test_it_resumes_a_page_where_the_last_one_stopped(graphql, monkeypatch):
 
     monkeypatch.setattr(org, "_minute", counting_minute)
     second = page_of(graphql({**variables, "pageToken": first["pageToken"]}))
-    last_served = org.conversation_position(first["items"][-1]["id"])
-    last_now = org.conversation_position(second["items"][-1]["id"])
-    assert minutes == list(range(last_served[0], last_now[0] + 1))
+    # An id's first group is the minute (since the epoch, in hex) it was made in.
+    last_served = int(first["items"][-1]["id"].split("-")[0], 16)
+    last_now = int(second["items"][-1]["id"].split("-")[0], 16)
+    assert minutes == list(range(last_served, last_now + 1))
 
 
 def test_it_caps_the_page_size_and_says_so(graphql, settings):

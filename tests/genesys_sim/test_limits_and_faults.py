@@ -9,7 +9,7 @@ import pytest
 
 from genesys_sim import state
 from genesys_sim.faults import FaultSpecError, parse_faults
-from tests.genesys_sim.conftest import conversations_variables
+from tests.genesys_sim.helpers import conversations_variables
 
 # Inside a minute, far from its edges, so a fixed window never turns mid-test.
 NOW = datetime(2030, 1, 1, 12, 0, 15, tzinfo=UTC)
@@ -49,7 +49,7 @@ def test_it_limits_requests_per_client_per_minute(ask, settings):
     body = assert_genesys_error(response, 429, "too.many.requests.retry.after")
     assert response["Retry-After"] == "45"  # until 12:01:00
     assert body["message"] == "Rate limit exceeded the maximum. Retry the request in [45] seconds"
-    assert state.request_count() == 6
+    assert state.stats_read()["requests"] == 6
     assert state.stats_read()["by_status"] == {"200": 5, "429": 1}
 
 
@@ -69,7 +69,7 @@ def test_it_does_not_limit_token_requests(client, settings):
             "&client_secret=sim-secret"
         )
         assert response.status_code == 200
-    assert state.request_count() == 0
+    assert state.stats_read()["requests"] == 0
     assert state.stats_read()["token_requests"] == {"200": 3}
 
 
@@ -100,7 +100,7 @@ def test_it_injects_a_429_with_an_http_date(ask):
 )
 def test_it_injects_server_errors(ask, fault, code):
     assert_genesys_error(ask(fault), int(fault), code)
-    assert state.request_count(client_id="sim-client") == 1
+    assert state.stats_read()["by_client"]["sim-client"] == 1
 
 
 def test_it_injects_a_slow_answer(ask):
@@ -172,10 +172,8 @@ def test_it_counts_requests_and_resets(client, ask, settings):
     assert stats["requests"] == 3
     assert stats["by_status"] == {"200": 2, "429": 1}
     assert stats["by_client"] == {"sim-client": 3}
-    assert state.request_count(client_id="sim-client") == 3
+    assert state.stats_read()["by_client"]["sim-client"] == 3
 
     assert client.post("/sim/_reset").json() == {"reset": True}
     assert client.get("/sim/_stats").json()["requests"] == 0
     assert ask().status_code == 200  # the rate budget is full again
-    state.reset_request_count()
-    assert state.request_count() == 0

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import time_machine
 
-from tests.genesys_sim.conftest import GRAPHQL_URL, TOKEN_URL, basic_header, conversations_variables
+from tests.genesys_sim.helpers import GRAPHQL_URL, TOKEN_URL, basic_header, conversations_variables
 
 QUERY = """{
   conversations(query: {dateRange: {begin: "2024-05-01T09:00:00Z", end: "2024-05-01T09:01:00Z"}}) {

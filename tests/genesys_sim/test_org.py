@@ -89,13 +89,6 @@ def test_it_makes_plausible_conversations():
     assert len(held) < len([c for c in conversations if c.media_type == "voice"]) / 2
 
 
-def test_it_finds_a_conversation_by_its_id():
-    conversation = list(org.iter_conversations(start=DAY, end=DAY + timedelta(hours=1)))[10]
-    assert org.conversation_by_id(conversation.id) == conversation
-    assert org.conversation_by_id("not-an-id") is None
-    assert org.conversation_by_id(conversation.id[:-3] + "zzz") is None
-
-
 def test_it_follows_a_daily_curve():
     week = [DAY + timedelta(days=d) for d in range(7)]
     noon = sum(

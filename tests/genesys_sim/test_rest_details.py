@@ -77,8 +77,11 @@ def test_a_conversation_has_the_documented_shape(details):
     conversation = details(paged(100, 1)).json()["conversations"]
     answered = next(c for c in conversation if len(c["participants"]) == 3)
     abandoned = next(c for c in conversation if len(c["participants"]) == 2)
-    known = org.conversation_by_id(answered["conversationId"])
-    assert known is not None
+    known = next(
+        c
+        for c in org.iter_conversations(start=START, end=END)
+        if c.id == answered["conversationId"]
+    )
     customer, queue, agent = answered["participants"]
     assert (customer["purpose"], customer["participantId"]) == ("customer", known.customer_id)
     assert (queue["purpose"], queue["participantName"]) == (

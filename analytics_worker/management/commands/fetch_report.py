@@ -10,10 +10,11 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from analytics_worker.fetch import report_fetch
 from analytics_worker.genesys.errors import GenesysError
 from analytics_worker.genesys.http import FetchProgress
-from analytics_worker.reports import GRANULARITY_MINUTES, RANGES, ReportSpecError, report_spec_build
-from analytics_worker.services import report_fetch
+from analytics_worker.reports import RANGES, ReportSpecError, report_spec_build
+from analytics_worker.timebuckets import GRANULARITY_MINUTES
 
 
 class Command(BaseCommand):

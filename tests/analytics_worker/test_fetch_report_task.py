@@ -7,10 +7,10 @@ import orjson
 import pytest
 from django.utils import timezone
 
-from analytics_worker import cache, services, tasks
+from analytics_worker import cache, fetch, services, sources, tasks
 from analytics_worker.genesys.errors import GenesysRateLimited
 from analytics_worker.models import SavedReport
-from tests.analytics_worker.conftest import conversation
+from tests.analytics_worker.helpers import conversation
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +23,7 @@ PAGES = [
 @pytest.fixture
 def pages():
     with mock.patch.object(
-        services, "graphql_conversation_pages", autospec=True, return_value=iter(PAGES)
+        sources, "graphql_conversation_pages", autospec=True, return_value=iter(PAGES)
     ) as source:
         yield source
 
@@ -76,7 +76,7 @@ def test_a_failed_fetch_keeps_the_good_result(spec, job, pages):
 def test_an_internal_error_is_logged_not_shown(spec, job, pages):
     pages.side_effect = KeyError("secret detail")
     with pytest.raises(KeyError):
-        services.report_run(spec_data=spec.to_dict(), job_id=job)
+        fetch.report_job_run(spec_data=spec.to_dict(), job_id=job)
     failed = cache.job_get(job_id=job)
     assert failed["state"] == "failed"
     assert "secret detail" not in failed["message"]
@@ -105,7 +105,7 @@ def test_it_reports_progress_per_page(spec, job, pages):
 
 
 def test_a_rate_limit_wait_is_shown_on_the_job(spec, job, pages):
-    def source(*, spec, progress):
+    def source(*, progress, **_):
         progress.on_wait(12.0, "Genesys rate limit (429): waiting 12 s")
         assert cache.job_get(job_id=job)["state"] == "waiting"
         yield from PAGES

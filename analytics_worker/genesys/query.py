@@ -1,0 +1,76 @@
+"""What every analytics query to Genesys shares: which conversations (filters) and when
+(the interval), in the shapes the Genesys query bodies take."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One property of a conversation that queries select on (and group by), as each query
+    names it."""
+
+    analytics: str  # the REST analytics name: aggregates filter and groupBy, details filter
+    details_level: Literal["conversation", "segment"]  # which details filter takes it
+    graphql: str  # the GraphQL contract's filter field
+
+
+# ConversationFilters' field -> its dimension. A new dimension is one entry here and one field
+# there; every query body reads them from this table.
+DIMENSIONS = {
+    "media_types": Dimension("mediaType", "segment", "type"),
+    "directions": Dimension("originatingDirection", "conversation", "direction"),
+    "queue_ids": Dimension("queueId", "segment", "queueId"),
+}
+
+
+@dataclass(frozen=True)
+class ConversationFilters:
+    """Which conversations a query covers. An empty selection means all of that dimension;
+    several values of one dimension are ORed, the dimensions ANDed."""
+
+    media_types: tuple[str, ...] = ()
+    directions: tuple[str, ...] = ()
+    queue_ids: tuple[str, ...] = ()
+
+    def selections(self) -> list[tuple[Dimension, tuple[str, ...]]]:
+        """(dimension, values) of every dimension, in a fixed order, empty ones included."""
+        return [(DIMENSIONS[f.name], getattr(self, f.name)) for f in fields(self)]
+
+
+def query_filter(selections: Iterable[tuple[str, Sequence[str]]]) -> dict[str, Any] | None:
+    """A Genesys filter that ANDs the dimensions: one value is a predicate, several are an OR
+    clause (the shape of Genesys's own examples); an empty selection means "all"."""
+    predicates: list[dict[str, str]] = []
+    clauses: list[dict[str, Any]] = []
+    for dimension, values in selections:
+        if len(values) == 1:
+            predicates.append(_predicate(dimension, values[0]))
+        elif values:
+            clauses.append({"type": "or", "predicates": [_predicate(dimension, v) for v in values]})
+    if not predicates and not clauses:
+        return None
+    found: dict[str, Any] = {"type": "and"}
+    if predicates:
+        found["predicates"] = predicates
+    if clauses:
+        found["clauses"] = clauses
+    return found
+
+
+def _predicate(dimension: str, value: str) -> dict[str, str]:
+    return {"type": "dimension", "dimension": dimension, "operator": "matches", "value": value}
+
+
+def interval_text(start: datetime, end: datetime) -> str:
+    """An ISO 8601 interval in UTC with milliseconds: a scan that resumes at a conversation's
+    start must not round it away."""
+    return f"{iso_utc_ms(start)}/{iso_utc_ms(end)}"
+
+
+def iso_utc_ms(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
