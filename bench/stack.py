@@ -3,10 +3,10 @@
 - Redis: DB 8 report cache (and OAuth token, rate limiter, locks), 9 the simulated org's
   counters, 10 the Celery broker, 11 the tutorial baseline's cache; all flushed before and after.
 - SQLite in a temporary directory, migrated, with one user and a logged-in session.
-- gunicorn (`bench.wsgi:application -w 2`, DEBUG off) on a free loopback port; it serves the
-  product, the simulated org under /sim/ at the volume a bench asks for, the tutorial baseline
-  under /bench/baseline/ and the ceiling view. One server at a time: a bench that needs another
-  volume restarts it.
+- gunicorn (`bench.wsgi:application -w 2`, DEBUG off, started by tests/harness.py) on a free
+  loopback port; it serves the product, the simulated org under /sim/ at the volume a bench
+  asks for, the tutorial baseline under /bench/baseline/ and the ceiling view. One server at a
+  time: a bench that needs another volume restarts it.
 - This process is a worker too: it calls analytics_worker.services directly, with settings
   pointing at that server's /sim/.
 """
@@ -15,14 +15,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,6 +26,8 @@ from urllib.parse import urlencode
 
 import redis
 import requests
+
+from tests.harness import Process, Processes, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_BASE = "redis://127.0.0.1:6379"
@@ -47,10 +45,10 @@ class Stack:
     port: int
     quick: bool
     runs: int
+    processes: Processes  # every server this run started, with its log in `tmp`
     session_cookie: str = ""
     per_day: int = 0  # the running server's simulated volume, 0 when none runs
-    server: subprocess.Popen[bytes] | None = None
-    log_paths: list[Path] = field(default_factory=list)
+    server: Process | None = None
 
     @property
     def base_url(self) -> str:
@@ -72,16 +70,10 @@ def redis_flush() -> None:
         redis_db(name).flushdb()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def stack_open(*, quick: bool, runs: int) -> Stack:
     """Environment, Django, Redis, database, static files and a logged-in user. No server yet."""
     tmp = Path(tempfile.mkdtemp(prefix="gad-bench-"))
-    port = _free_port()
+    port = free_port()
     os.environ.update(
         {
             "DJANGO_SETTINGS_MODULE": "bench.settings",
@@ -130,7 +122,7 @@ def stack_open(*, quick: bool, runs: int) -> Stack:
     client.force_login(user)
     from django.conf import settings
 
-    stack = Stack(tmp=tmp, port=port, quick=quick, runs=runs)
+    stack = Stack(tmp=tmp, port=port, quick=quick, runs=runs, processes=Processes(tmp))
     stack.session_cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
     return stack
 
@@ -149,44 +141,27 @@ def server_start(stack: Stack, *, per_day: int) -> None:
     if stack.server is not None and stack.per_day == per_day:
         return
     server_stop(stack)
-    log_path = stack.tmp / f"gunicorn-{per_day}.log"
-    stack.log_paths.append(log_path)
-    env = {**os.environ, "GENESYS_SIM_CONVERSATIONS_PER_DAY": str(per_day)}
-    command = [sys.executable, "-m", "gunicorn", "bench.wsgi:application", "-w", "2"]
-    command += ["-b", f"127.0.0.1:{stack.port}", "--timeout", "300", "--log-level", "warning"]
-    with open(log_path, "ab") as log:
-        stack.server = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
+    stack.server = stack.processes.gunicorn(
+        f"gunicorn-{per_day}",
+        "bench.wsgi:application",
+        port=stack.port,
+        env={**os.environ, "GENESYS_SIM_CONVERSATIONS_PER_DAY": str(per_day)},
+        # The ceiling view (bench/wsgi.py): up as soon as the workers are, whatever /healthz
+        # thinks of the Celery worker this stack does not run. The harness waits for both
+        # workers, so nothing is measured against half a server.
+        ready_url=stack.base_url + CEILING_PATH,
+        workers=2,
+        options=["--timeout", "300", "--log-level", "warning"],
+        timeout=SERVER_START_SECONDS,
+    )
     stack.per_day = per_day
-    deadline = time.monotonic() + SERVER_START_SECONDS
-    while time.monotonic() < deadline:
-        if stack.server.poll() is not None:
-            raise RuntimeError(f"gunicorn exited at start; see {log_path}")
-        try:
-            # The ceiling view (bench/wsgi.py): up as soon as a worker is, whatever /healthz
-            # thinks of the Celery worker this stack does not run.
-            if requests.get(stack.base_url + CEILING_PATH, timeout=2).status_code == 200:
-                # Both workers must be up before anything is measured.
-                time.sleep(0.5)
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.2)
-    server_stop(stack)
-    raise RuntimeError(f"gunicorn did not answer within {SERVER_START_SECONDS} s; see {log_path}")
 
 
 def server_stop(stack: Stack) -> None:
-    """Stop the server this run started (by its pid: SIGTERM, gunicorn stops its workers)."""
+    """Stop the server this run started (SIGTERM to its process group: the master and workers)."""
     if stack.server is None:
         return
-    stack.server.terminate()
-    try:
-        stack.server.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        stack.server.kill()
-        stack.server.wait(timeout=10)
+    stack.server.stop(timeout=20)
     stack.server = None
     stack.per_day = 0
 
@@ -238,8 +213,8 @@ def query_string(params: Mapping[str, str]) -> str:
 
 def report_seed(spec: Any) -> None:
     """Fetch the report from the simulated org and cache it, as the Celery task does."""
-    from analytics_worker import services
+    from analytics_worker import fetch
 
-    state = services.report_run(spec_data=spec.to_dict(), job_id=str(uuid.uuid4()))
+    state = fetch.report_job_run(spec_data=spec.to_dict(), job_id=str(uuid.uuid4()))
     if state != "done":
         raise RuntimeError(f"seeding report {spec.key} ended {state}")

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import orjson
 import pytest
@@ -21,10 +17,10 @@ from analytics_worker.reports import ReportSpec
 from config.celery import app as celery_app
 from genesys_sim import state as sim_state
 from genesys_sim.faults import parse_faults
+from tests.harness import Process, Processes, manage
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
-ROOT = Path(__file__).resolve().parents[2]
 BROKER_URL = "redis://127.0.0.1:6379/14"
 CACHE_URL = "redis://127.0.0.1:6379/15"
 SIM_REDIS_URL = "redis://127.0.0.1:6379/13"
@@ -57,31 +53,11 @@ def sim(live_server, settings, real_redis) -> Iterator[str]:
     redis.Redis.from_url(BROKER_URL).flushdb()
 
 
-class Worker:
-    def __init__(self, process: subprocess.Popen, log: Path) -> None:
-        self.process = process
-        self.log = log
-
-    def kill(self) -> None:
-        # SIGKILL the whole process group: the main process and its pool children.
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
 @pytest.fixture
-def start_worker(sim, tmp_path) -> Iterator[Callable[..., Worker]]:
-    db_path = tmp_path / "worker.sqlite3"
+def start_worker(sim, tmp_path) -> Iterator[Callable[..., Process]]:
     env = {
         **os.environ,
-        "SQLITE_PATH": str(db_path),
+        "SQLITE_PATH": str(tmp_path / "worker.sqlite3"),
         "CELERY_BROKER_URL": BROKER_URL,
         "REPORT_CACHE_REDIS_URL": CACHE_URL,
         "GENESYS_SIM_REDIS_URL": SIM_REDIS_URL,
@@ -90,48 +66,17 @@ def start_worker(sim, tmp_path) -> Iterator[Callable[..., Worker]]:
         "GENESYS_CLIENT_ID": "",
         "GENESYS_SIMULATOR": "true",
     }
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
-    )
-    workers: list[Worker] = []
+    manage("migrate", "--noinput", "-v0", env=env)
+    processes = Processes(tmp_path)
 
-    def start(**extra_env: str) -> Worker:
-        log = tmp_path / f"worker{len(workers)}.log"
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "--loglevel",
-                "INFO",
-                "--concurrency",
-                "2",
-                "--without-gossip",
-                "--without-mingle",
-                "-n",
-                f"test{len(workers)}@%h",
-            ],
-            cwd=ROOT,
-            env={**env, **extra_env},
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+    def start(**extra_env: str) -> Process:
+        number = len(processes.started)
+        return processes.celery_worker(
+            f"worker{number}", env={**env, **extra_env}, node=f"test{number}@%h"
         )
-        worker = Worker(process, log)
-        workers.append(worker)
-        deadline = time.monotonic() + 60
-        while b" ready." not in log.read_bytes():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"worker did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
-        return worker
 
     yield start
-    for worker in workers:
-        worker.stop()
+    processes.stop_all()
 
 
 def wait_for_job(job_id: str, *, timeout: float = 60) -> dict[str, str]:

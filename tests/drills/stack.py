@@ -6,31 +6,29 @@
 - Celery workers and beat, started and killed by each drill;
 - Redis: the machine's server on DB numbers of the drills' own, or a private redis-server.
 
-Everything talks to 127.0.0.1 only. Each process writes a log file; `Stack.logs()` gathers them
-so a drill can assert what was (or was not) logged.
+Everything talks to 127.0.0.1 only. The processes are started and stopped by tests/harness.py;
+each writes a log file, and `Stack.logs()` gathers them so a drill can assert what was (or was
+not) logged.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
-import subprocess
-import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 import redis
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.harness import Process, Processes, free_port, manage, wait_until
+
 # The drills' own Redis DB numbers on the machine's server (the unit tests use 13-15).
 BROKER_DB, CACHE_DB, SIM_DB = 3, 4, 5
 DRILL_DBS = (3, 4, 5, 6, 7)
@@ -44,78 +42,6 @@ DAY_QUERY = "range=custom&start=2024-05-01&end=2024-05-01&tz=UTC&granularity=PT1
 # developer's shell or .env cannot change a drill.
 PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH")
 
-T = TypeVar("T")
-
-
-def child_pids(pid: int) -> list[int]:
-    """The processes whose parent is `pid` (from /proc, so no procps is needed)."""
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            # "pid (comm) state ppid ...": comm may hold spaces, so split after its ")".
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # it exited while we looked
-        if int(fields[1]) == pid:
-            children.append(int(stat.parent.name))
-    return children
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until(
-    check: Callable[[], T], *, timeout: float, interval: float = 0.1, what: str = "condition"
-) -> T:
-    """Poll `check` until it returns something truthy; return it, or fail after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-        except (requests.RequestException, redis.RedisError) as exc:
-            last = exc
-        else:
-            if last:
-                return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
-
-
-@dataclass
-class Process:
-    name: str
-    popen: subprocess.Popen[bytes]
-    log: Path
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-    def kill(self) -> None:
-        """SIGKILL the whole process group: the main process and every child it forked."""
-        if self.alive():
-            os.killpg(self.popen.pid, signal.SIGKILL)
-        self.popen.wait(10)
-
-    def stop(self, timeout: float = 15) -> None:
-        if not self.alive():
-            return
-        os.killpg(self.popen.pid, signal.SIGTERM)
-        try:
-            self.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-
 
 @dataclass
 class Stack:
@@ -125,11 +51,12 @@ class Stack:
     redis_url: str = "redis://127.0.0.1:6379"
     sim_port: int = field(default_factory=free_port)
     web_port: int = field(default_factory=free_port)
-    processes: list[Process] = field(default_factory=list)
+    processes: Processes = field(init=False)
 
     def __post_init__(self) -> None:
         self.db_path = self.tmp / "db.sqlite3"
         shutil.copy(self.template_db, self.db_path)
+        self.processes = Processes(self.tmp)
 
     # --- configuration ---------------------------------------------------------------------------
 
@@ -190,129 +117,42 @@ class Stack:
 
     # --- processes -------------------------------------------------------------------------------
 
-    def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> Process:
-        log = self.tmp / f"{name}.log"
-        process = subprocess.Popen(
-            args,
-            cwd=ROOT,
-            env=env,
-            stdout=log.open("ab"),
-            stderr=subprocess.STDOUT,
-            # Its own process group, so kill() reaches the pool children too.
-            start_new_session=True,
-        )
-        started = Process(name, process, log)
-        self.processes.append(started)
-        return started
-
-    def _gunicorn(self, name: str, port: int, env: dict[str, str]) -> Process:
-        return self._spawn(
+    def _gunicorn(self, name: str, port: int, env: dict[str, str], ready_path: str) -> Process:
+        return self.processes.gunicorn(
             name,
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "config.wsgi:application",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "2",
-                "--worker-class",
-                "gthread",
-                "--threads",
-                "8",
-                "--access-logfile",
-                "-",
-            ],
-            env,
+            "config.wsgi:application",
+            port=port,
+            env=env,
+            # /healthz answers 503 while a check fails (no worker yet, say): up all the same.
+            ready_url=f"http://127.0.0.1:{port}{ready_path}",
+            ready_statuses=(200, 503),
+            options=["--worker-class", "gthread", "--threads", "8", "--access-logfile", "-"],
         )
 
     def start_sim(self, **extra: str) -> Process:
         env = self.env(GENESYS_SIMULATOR="true", **extra)
-        process = self._gunicorn("sim", self.sim_port, env)
-        wait_until(
-            lambda: requests.get(f"{self.sim_url}/_stats", timeout=2).ok,
-            timeout=20,
-            what="the simulated org to answer",
-        )
-        return process
+        return self._gunicorn("sim", self.sim_port, env, "/sim/_stats")
 
     def start_web(self, **extra: str) -> Process:
-        process = self._gunicorn("web", self.web_port, self.env(**extra))
-        wait_until(
-            lambda: requests.get(f"{self.web_url}/healthz", timeout=5).status_code in (200, 503),
-            timeout=20,
-            what="the web server to answer",
-        )
-        return process
+        return self._gunicorn("web", self.web_port, self.env(**extra), "/healthz")
 
     def start_worker(self, name: str = "worker", **extra: str) -> Process:
-        process = self._spawn(
-            name,
-            [
-                sys.executable,
-                "-m",
-                "tests.drills.launch_worker",
-                "-A",
-                "config",
-                "worker",
-                "--loglevel",
-                "INFO",
-                "--concurrency",
-                "2",
-                "--without-gossip",
-                "--without-mingle",
-                "-n",
-                f"{name}@%h",
-            ],
-            self.env(**extra),
+        # launch_worker: the real worker, with the retry backoff scaled by DRILL_BACKOFF_SCALE.
+        return self.processes.celery_worker(
+            name, env=self.env(**extra), module="tests.drills.launch_worker"
         )
-        wait_until(
-            lambda: " ready." in process.log_text() or not process.alive(),
-            timeout=40,
-            what=f"{name} to start",
-        )
-        assert process.alive(), process.log_text()[-3000:]
-        return process
 
     def start_beat(self, schedule: Path, name: str = "beat", **extra: str) -> Process:
-        process = self._spawn(
-            name,
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "beat",
-                "--loglevel",
-                "INFO",
-                "--schedule",
-                str(schedule),
-            ],
-            self.env(**extra),
-        )
-        wait_until(
-            lambda: "beat: Starting" in process.log_text() or not process.alive(),
-            timeout=30,
-            what=f"{name} to start",
-        )
-        assert process.alive(), process.log_text()[-3000:]
-        return process
+        return self.processes.celery_beat(name, env=self.env(**extra), schedule=schedule)
 
     def stop_all(self) -> None:
-        for process in reversed(self.processes):
-            process.stop(timeout=10)
+        self.processes.stop_all()
 
     def logs(self) -> str:
-        return "\n".join(process.log_text() for process in self.processes)
+        return self.processes.logs()
 
     def log_tails(self, lines: int = 40) -> str:
-        parts = []
-        for process in self.processes:
-            tail = "\n".join(process.log_text().splitlines()[-lines:])
-            parts.append(f"----- {process.name} (pid {process.pid}) -----\n{tail}")
-        return "\n".join(parts)
+        return self.processes.log_tails(lines)
 
     # --- talking to it ---------------------------------------------------------------------------
 
@@ -350,37 +190,6 @@ class Stack:
 
     def report(self, query: str = DAY_QUERY, *, username: str = "alice") -> requests.Response:
         return self.get(f"/api/report?{query}", username=username)
-
-
-@dataclass
-class RedisServer:
-    """A private redis-server that a drill may kill and restart (never the machine's own)."""
-
-    tmp: Path
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        log = (self.tmp / f"redis-{self.port}.log").open("ab")
-        self.process = subprocess.Popen(
-            # No persistence: a restart comes back empty, the worst case for the app.
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-            + ["--appendonly", "no", "--dir", str(self.tmp)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
-        wait_until(client.ping, timeout=10, what="redis-server to start")
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
 
 
 class DeadGenesys:
@@ -449,9 +258,7 @@ def migrate_template(path: Path) -> dict[str, str]:
         GENESYS_CLIENT_ID=CLIENT_ID,
         GENESYS_CLIENT_SECRET=CLIENT_SECRET,
     )
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
-    )
+    manage("migrate", "--noinput", "-v0", env=env)
     script = """
 import json
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
@@ -468,11 +275,5 @@ for name, staff in (("alice", False), ("sam", True), ("root", True)):
     keys[name] = session.session_key
 print(json.dumps(keys))
 """
-    result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", script],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    return dict(orjson.loads(result.stdout.strip().splitlines()[-1]))
+    output = manage("shell", "-c", script, env=env)
+    return dict(orjson.loads(output.strip().splitlines()[-1]))

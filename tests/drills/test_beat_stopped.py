@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from analytics_worker.redis_client import redis_key
-from tests.drills.stack import Stack, wait_until
+from tests.drills.stack import Stack
+from tests.harness import wait_until
 
 pytestmark = pytest.mark.drill
 

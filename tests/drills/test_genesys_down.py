@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from analytics_worker.genesys.http import MAX_ATTEMPTS
-from tests.drills.stack import DAY_QUERY, DeadGenesys, Stack, wait_until
+from tests.drills.stack import DAY_QUERY, DeadGenesys, Stack
+from tests.harness import wait_until
 
 pytestmark = pytest.mark.drill
 

@@ -9,7 +9,8 @@ import time
 import pytest
 
 from analytics_worker.genesys.http import RATE_LIMIT_SAFETY
-from tests.drills.stack import Stack, wait_until
+from tests.drills.stack import Stack
+from tests.harness import wait_until
 
 pytestmark = pytest.mark.drill
 

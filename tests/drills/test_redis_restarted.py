@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.drills.stack import DAY_QUERY, RedisServer, Stack, wait_until
+from tests.drills.stack import DAY_QUERY, Stack
+from tests.harness import RedisServer, wait_until
 
 pytestmark = pytest.mark.drill
 

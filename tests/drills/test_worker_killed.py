@@ -7,7 +7,8 @@ import signal
 
 import pytest
 
-from tests.drills.stack import DAY_QUERY, Stack, child_pids, wait_until
+from tests.drills.stack import DAY_QUERY, Stack
+from tests.harness import child_pids, wait_until
 
 pytestmark = pytest.mark.drill
 
