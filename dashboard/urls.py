@@ -6,6 +6,7 @@ from dashboard import views
 
 urlpatterns = [
     path("", views.index, name="dashboard-index"),
+    path("report/panel", views.report_panel, name="dashboard-report-panel"),
     path("api/report", views.api_report, name="dashboard-api-report"),
     path("api/jobs/<str:job_id>", views.api_job, name="dashboard-api-job"),
     path("export.csv", views.export_csv, name="dashboard-export-csv"),

@@ -1,8 +1,11 @@
-"""The dashboard page, its JSON API, exports, the staff refresh and the health check.
+"""The dashboard page, its redraws, its JSON API, exports, the staff refresh and the health
+check.
 
-Every report read goes through services.report_lookup: fresh and stale hits are served from
-Redis at once, a miss answers at once with the job that is fetching it (never waits on Genesys).
-Only when Redis itself is down does a request fetch inline, within a time budget.
+The page, its redraws (report_panel) and /api/report read a report through one path,
+_report_read (services.report_lookup): fresh and stale hits are served from Redis at once, a
+miss answers at once with the job that is fetching it (never waits on Genesys). Only when Redis
+itself is down does a request fetch inline, within a time budget. Each view only turns what the
+read came to into its response.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import math
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
@@ -27,97 +31,35 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from analytics_worker import cache, reports, services
-from analytics_worker.genesys.errors import GenesysError
-from dashboard import health, metrics
+from analytics_worker import cache, fetch, reports, services
+from dashboard import health, kpis
+from dashboard.forms import GRANULARITY_LABELS, ReportFilterForm, report_spec_from_query
 
 logger = logging.getLogger(__name__)
 
 # Query parameters that shape the page but not the report: left out of export, API and
 # "refresh" links so they name the same report key as the page.
 PAGE_ONLY_PARAMS = ("auto", "wall")
-AUTO_REFRESH_MINUTES = (0, 1, 5, 15)
 # A job still queued after this long means no worker took it: say so instead of spinning.
 QUEUED_TOO_LONG_SECONDS = 20
 _JOB_ID_RE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
-
-RANGE_LABELS = {
-    "today": "Today",
-    "yesterday": "Yesterday",
-    "last_24h": "Last 24 hours",
-    "last_7d": "Last 7 days",
-    "custom": "Custom dates",
-}
-GRANULARITY_LABELS = {"PT15M": "15 min", "PT30M": "30 min", "PT1H": "1 hour", "P1D": "1 day"}
-MEDIA_TYPE_LABELS = {"voice": "Voice", "chat": "Chat", "email": "Email", "message": "Message"}
-# The views of the simulated org; a real org's ids can be typed in.
-KNOWN_VIEWS = ("all", "view-sales", "view-service")
-COMMON_TIME_ZONES = (
-    "UTC",
-    "Europe/London",
-    "Europe/Dublin",
-    "Europe/Lisbon",
-    "Europe/Paris",
-    "Europe/Berlin",
-    "Europe/Madrid",
-    "Europe/Amsterdam",
-    "Europe/Stockholm",
-    "Europe/Warsaw",
-    "Europe/Athens",
-    "Europe/Istanbul",
-    "Africa/Johannesburg",
-    "Africa/Lagos",
-    "Africa/Cairo",
-    "Asia/Dubai",
-    "Asia/Kolkata",
-    "Asia/Manila",
-    "Asia/Singapore",
-    "Asia/Shanghai",
-    "Asia/Tokyo",
-    "Australia/Perth",
-    "Australia/Sydney",
-    "Pacific/Auckland",
-    "America/St_Johns",
-    "America/Halifax",
-    "America/New_York",
-    "America/Chicago",
-    "America/Denver",
-    "America/Phoenix",
-    "America/Los_Angeles",
-    "America/Anchorage",
-    "Pacific/Honolulu",
-    "America/Mexico_City",
-    "America/Bogota",
-    "America/Santiago",
-    "America/Sao_Paulo",
-    "America/Argentina/Buenos_Aires",
+DEGRADED_MESSAGE = (
+    "Degraded: the report cache is unavailable, this was fetched directly from the source."
 )
-FIELD_LABELS = {
-    "range": "Range",
-    "start": "From",
-    "end": "To",
-    "granularity": "Buckets",
-    "tz": "Time zone",
-    "type": "Media type",
-    "direction": "Direction",
-    "queue": "Queues",
-    "view": "View",
-    "source": "Source",
-}
+# The parts of the page that report_panel renders again for a redraw without a reload.
+KPI_TILES_TEMPLATE = "dashboard/report_panel_kpis.html"
+BUCKET_TABLE_TEMPLATE = "dashboard/report_panel_table.html"
 
 
 # --- helpers --------------------------------------------------------------------------------------
 
 
 def _spec_build(request: HttpRequest) -> reports.ReportSpec:
-    return reports.report_spec_build(
-        params={name: request.GET.getlist(name) for name in request.GET},
-        now=datetime.now(UTC),
-        default_time_zone=settings.REPORT_DEFAULT_TIME_ZONE,
-    )
+    return report_spec_from_query(request.GET, now=datetime.now(UTC))
 
 
 def _filter_query(request: HttpRequest) -> str:
@@ -144,16 +86,9 @@ def _with_query(url: str, query: str) -> str:
     return f"{url}?{query}" if query else url
 
 
-def _auto_minutes(request: HttpRequest) -> int:
-    try:
-        minutes = int(request.GET.get("auto", "0"))
-    except ValueError:
-        return 0
-    return minutes if minutes in AUTO_REFRESH_MINUTES else 0
-
-
 def _read_cap(request: HttpRequest) -> cache.Throttle:
-    """Per-user cap on report reads (page loads and /api/report), counted by report_lookup."""
+    """Per-user cap on report reads (page loads, /api/report and /report/panel), counted by
+    report_lookup."""
     return cache.Throttle(
         name=f"dashboard:reads:{request.user.pk}",
         limit=settings.DASHBOARD_REPORT_READS_PER_MINUTE,
@@ -180,51 +115,13 @@ def _queue_choices() -> list[tuple[str, str]]:
         return []
 
 
-def _split_values(values: list[str]) -> list[str]:
-    return [part.strip() for value in values for part in value.split(",") if part.strip()]
-
-
-def _form_values(request: HttpRequest) -> dict[str, Any]:
-    """What the filter form shows: the request's own values (escaped by the template), so a
-    rejected value is shown back to be fixed."""
-    get = request.GET.get
-    return {
-        "range": get("range") or ("custom" if get("start") else reports.DEFAULT_RANGE),
-        "start": get("start", ""),
-        "end": get("end", ""),
-        "granularity": get("granularity") or reports.DEFAULT_GRANULARITY,
-        "tz": get("tz") or settings.REPORT_DEFAULT_TIME_ZONE,
-        "types": _split_values(request.GET.getlist("type")),
-        "direction": get("direction", ""),
-        "queues": _split_values(request.GET.getlist("queue")),
-        "view": get("view") or reports.DEFAULT_VIEW,
-        "source": get("source", ""),
-        "auto": _auto_minutes(request),
-        "wall": get("wall") == "1",
-    }
-
-
-def _base_context(request: HttpRequest) -> dict[str, Any]:
-    form = _form_values(request)
-    queues = _queue_choices()
-    known_queue_ids = {queue_id for queue_id, _ in queues}
-    # Keep a bookmarked queue selectable even if the directory no longer lists it.
-    if queues:
-        queues += [(q, q) for q in form["queues"] if q not in known_queue_ids]
+def _base_context(request: HttpRequest, form: ReportFilterForm) -> dict[str, Any]:
     filter_query = _filter_query(request)
     return {
         "form": form,
         "state": "error",
-        "ranges": [(name, RANGE_LABELS[name]) for name in reports.RANGES],
-        "granularities": [(name, GRANULARITY_LABELS[name]) for name in reports.GRANULARITY_MINUTES],
-        "media_types": [(name, MEDIA_TYPE_LABELS[name]) for name in reports.MEDIA_TYPES],
-        "directions": reports.DIRECTIONS,
-        "queue_choices": queues,
-        "known_views": KNOWN_VIEWS,
-        "time_zones": COMMON_TIME_ZONES,
-        "auto_choices": AUTO_REFRESH_MINUTES,
         "exit_wall_url": _with_query(reverse("dashboard-index"), _without(request, "wall")),
-        "api_report_url": _with_query(reverse("dashboard-api-report"), filter_query),
+        "panel_url": _with_query(reverse("dashboard-report-panel"), filter_query),
         "csv_url": _with_query(reverse("dashboard-export-csv"), filter_query),
         "json_url": _with_query(reverse("dashboard-export-json"), filter_query),
         "refresh_url": _with_query(reverse("dashboard-refresh"), request.GET.urlencode(safe="/")),
@@ -234,19 +131,19 @@ def _base_context(request: HttpRequest) -> dict[str, Any]:
 def _page_config(context: dict[str, Any], request: HttpRequest) -> dict[str, Any]:
     """Settings for dashboard.js, passed with json_script."""
     spec: reports.ReportSpec | None = context.get("spec")
+    form: ReportFilterForm = context["form"]
     job = context.get("job")
     return {
         "state": context["state"],
-        "apiReportUrl": context["api_report_url"],
+        "panelUrl": context["panel_url"],
         "jobUrl": reverse("dashboard-api-job", args=[job["id"]]) if job else None,
         "jobId": job["id"] if job else None,
-        # dashboard.js swaps the placeholder for the id of a refresh job it learns about later.
-        "jobUrlTemplate": reverse("dashboard-api-job", args=["JOB_ID"]),
         "asOfEpoch": context.get("as_of_epoch"),
-        "timeZone": spec.time_zone if spec else context["form"]["tz"],
+        "asOfLabel": context.get("as_of_label"),
+        "timeZone": spec.time_zone if spec else form["tz"].value(),
         "hasTzParam": bool(request.GET.get("tz")),
-        "auto": context["form"]["auto"],
-        "wall": context["form"]["wall"],
+        "auto": form["auto"].value(),
+        "wall": form["wall"].value(),
     }
 
 
@@ -258,6 +155,7 @@ def _render_index(
 
 
 def _report_context(report: dict[str, Any], *, as_of: float) -> dict[str, Any]:
+    """What the page shows of a report: the page itself and report_panel alike."""
     spec = report.get("spec") or {}
     zone = ZoneInfo(str(spec.get("time_zone") or "UTC"))
     as_of_local = datetime.fromtimestamp(as_of, tz=zone)
@@ -267,13 +165,15 @@ def _report_context(report: dict[str, Any], *, as_of: float) -> dict[str, Any]:
         "as_of_label": f"{as_of_local:%H:%M}",
         "as_of_iso": as_of_local.isoformat(timespec="seconds"),
         "age_label": _age_label(time.time() - as_of),
-        "kpis": metrics.kpi_tiles(report),
-        "rows": metrics.table_rows(report),
-        "has_cc_metrics": metrics.report_has_contact_centre_metrics(report),
+        "kpi_tiles": kpis.kpi_tiles(report),
+        "rows": kpis.table_rows(report),
+        "has_cc_metrics": kpis.report_has_contact_centre_metrics(report),
+        "charts": kpis.report_charts(report),
     }
 
 
 def _age_label(seconds: float) -> str:
+    # dashboard.js ageLabel() writes the same words as the page sits open: keep them in step.
     minutes = int(max(seconds, 0) // 60)
     if minutes < 1:
         return "just now"
@@ -289,7 +189,7 @@ def _number(value: str | None) -> int | float | None:
     return int(number) if number.is_integer() else number
 
 
-def job_public(job_id: str, job: dict[str, str], *, now: float) -> dict[str, Any]:
+def job_status(job_id: str, job: dict[str, str], *, now: float) -> dict[str, Any]:
     """A job's status as the page and /api/jobs show it: numbers as numbers, plus one line of
     progress text written here only, so the page and the poller say the same thing."""
     state = job.get("state", "queued")
@@ -336,25 +236,6 @@ def job_public(job_id: str, job: dict[str, str], *, now: float) -> dict[str, Any
     }
 
 
-def _inline_fetch(spec: reports.ReportSpec) -> dict[str, Any]:
-    """Degraded mode (Redis down): fetch the report in this request, within the time budget."""
-    deadline = time.monotonic() + settings.DASHBOARD_INLINE_FETCH_SECONDS
-    return services.report_fetch(spec=spec, deadline=deadline)
-
-
-# Failures of an inline fetch that have a message fit for the page; anything else is a bug.
-INLINE_FETCH_ERRORS = (services.FetchDeadlineExceeded, GenesysError, cache.CacheUnavailable)
-
-
-def _inline_failure_message(exc: Exception) -> str:
-    if isinstance(exc, services.FetchDeadlineExceeded):
-        return (
-            f"Fetching the report directly took longer than "
-            f"{settings.DASHBOARD_INLINE_FETCH_SECONDS} s ({exc})."
-        )
-    return str(exc)
-
-
 def _json_error(message: str, *, status: int, **extra: Any) -> JsonResponse:
     return JsonResponse({"error": message, **extra}, status=status)
 
@@ -376,96 +257,134 @@ def api_get(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     return wrapper
 
 
-# --- the page -------------------------------------------------------------------------------------
+# --- reading a report: the one path of index, api_report and report_panel ------------------------
 
 
-@login_required
-@require_GET
-def index(request: HttpRequest) -> HttpResponse:
-    context = _base_context(request)
-    try:
-        spec = _spec_build(request)
-    except reports.ReportSpecError as exc:
-        context.update(
-            error_field=exc.field,
-            error_label=FIELD_LABELS.get(exc.field, exc.field),
-            error_message=exc.message,
-        )
-        return _render_index(request, context, status=400)
-    context.update(
-        spec=spec,
-        range_label=_range_label(spec),
-        granularity_label=GRANULARITY_LABELS[spec.granularity],
-    )
+class ReportRefused(Exception):
+    """A report read that ends in an error: its HTTP status, the sentence the JSON endpoints
+    answer, and the page's headline and advice."""
 
+    def __init__(self, *, status: int, message: str, advice: str, problem: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.problem = problem or message
+        self.advice = advice
+
+
+@dataclass(frozen=True)
+class ReportRead:
+    """A report read that went through: the report (fresh, stale or degraded), or the job
+    that is fetching it (pending)."""
+
+    spec: reports.ReportSpec
+    status: str  # fresh, stale, pending or degraded
+    job_id: str | None = None  # pending: the job fetching it; stale: the one refreshing it
+    cached: cache.CachedReport | None = None  # fresh and stale: the payload as stored
+    fetched: dict[str, Any] | None = None  # degraded: fetched in this request
+    as_of: float = 0.0
+    degraded_reason: str = ""
+    job: dict[str, Any] | None = None  # with_job: the job's status (job_status)
+    last_error: dict[str, str] | None = None  # with_job: the report's last failed fetch
+
+    def report(self) -> dict[str, Any]:
+        """The report itself, parsed (api_report splices the cached bytes instead)."""
+        if self.fetched is not None:
+            return self.fetched
+        assert self.cached is not None, "a pending read has no report"
+        return orjson.loads(self.cached.payload)
+
+
+# Failures of an inline fetch that have a message fit for the page; anything else is a bug.
+INLINE_FETCH_ERRORS: tuple[type[Exception], ...] = (*fetch.FETCH_FAILURES, cache.CacheUnavailable)
+
+
+def _report_read(
+    request: HttpRequest, spec: reports.ReportSpec, *, with_job: bool = False
+) -> ReportRead:
+    """Read a report for this request through services.report_lookup, within the user's caps.
+
+    `with_job` also reads the status of the job fetching the report and the last failed fetch
+    (the page shows them; the JSON endpoints do without the extra Redis reads). Redis down:
+    fetch inline (degraded). Raises ReportRefused for everything a view answers with an error.
+    """
     try:
         lookup = services.report_lookup(
             spec=spec, may_start=lambda: _fetch_allowed(request), read_cap=_read_cap(request)
         )
-        if lookup.status == "pending":
-            job = cache.job_get(job_id=lookup.job_id or "") or {"state": "queued"}
-            context.update(
-                state="pending",
-                job=job_public(lookup.job_id or "", job, now=time.time()),
-                last_error=_last_error(spec),
-            )
-            return _render_index(request, context)
-        assert lookup.cached is not None
-        if lookup.status == "stale" and lookup.job_id:
-            job = cache.job_get(job_id=lookup.job_id) or {"state": "queued"}
-            context["job"] = job_public(lookup.job_id, job, now=time.time())
-            context["last_error"] = _last_error(spec)
+        job = last_error = None
+        if with_job and lookup.job_id:
+            job_hash = cache.job_get(job_id=lookup.job_id) or {"state": "queued"}
+            job = job_status(lookup.job_id, job_hash, now=time.time())
+            last_error = _last_error(spec)
     except cache.ReadLimitReached:
-        context.update(
+        limit = settings.DASHBOARD_REPORT_READS_PER_MINUTE
+        raise ReportRefused(
+            status=429,
+            message=f"More than {limit} report requests in a minute; wait a moment.",
             problem="Too many report requests",
             advice=(
-                f"You asked for more than {settings.DASHBOARD_REPORT_READS_PER_MINUTE} "
-                "reports in a minute. Wait a moment, then reload."
+                f"You asked for more than {limit} reports in a minute. Wait a moment, then reload."
             ),
-        )
-        return _render_index(request, context, status=429)
-    except cache.CacheUnavailable as exc:
-        return _index_degraded(request, context, spec=spec, reason=str(exc))
+        ) from None
     except services.FetchLimitReached as exc:
-        context.update(
-            problem=str(exc), advice="Reports you opened are still loading; reload soon."
-        )
-        return _render_index(request, context, status=429)
+        raise ReportRefused(
+            status=429,
+            message=str(exc),
+            advice="Reports you opened are still loading; reload soon.",
+        ) from exc
+    except cache.CacheUnavailable as exc:
+        return _report_read_inline(spec, reason=str(exc))
     except services.WorkerUnavailable as exc:
-        context.update(
-            problem=str(exc),
+        raise ReportRefused(
+            status=503,
+            message=str(exc),
             advice="Start the Celery worker and its broker (make run starts both), then reload.",
-        )
-        return _render_index(request, context, status=503)
+        ) from exc
+    return ReportRead(
+        spec=spec,
+        status=lookup.status,
+        job_id=lookup.job_id,
+        cached=lookup.cached,
+        as_of=lookup.cached.as_of if lookup.cached else 0.0,
+        job=job,
+        last_error=last_error,
+    )
 
-    report = orjson.loads(lookup.cached.payload)
-    context.update(state=lookup.status, **_report_context(report, as_of=lookup.cached.as_of))
-    return _render_index(request, context)
 
-
-def _index_degraded(
-    request: HttpRequest, context: dict[str, Any], *, spec: reports.ReportSpec, reason: str
-) -> HttpResponse:
+def _report_read_inline(spec: reports.ReportSpec, *, reason: str) -> ReportRead:
+    """Degraded mode (Redis down): fetch the report in this request, within the time budget."""
     logger.error("report cache unavailable, fetching inline report=%s: %s", spec.key, reason)
+    deadline = time.monotonic() + settings.DASHBOARD_INLINE_FETCH_SECONDS
     try:
-        report = _inline_fetch(spec)
+        report = fetch.report_fetch(spec=spec, deadline=deadline)
     except INLINE_FETCH_ERRORS as exc:
         logger.error("inline fetch failed report=%s: %s", spec.key, exc)
-        context.update(
+        failure = _inline_failure_message(exc)
+        raise ReportRefused(
+            status=503,
+            message=f"{reason}. Fetching the report directly failed too: {failure}",
             problem=(
                 "The report cache (Redis) is unavailable, and fetching the report directly "
-                f"failed too: {_inline_failure_message(exc)}"
+                f"failed too: {failure}"
             ),
             advice=(
                 "Check that Redis is running (make check-redis), or choose a shorter range "
                 "so a direct fetch fits the time budget, then reload."
             ),
-        )
-        return _render_index(request, context, status=503)
-    context.update(
-        state="degraded", degraded_reason=reason, **_report_context(report, as_of=time.time())
+        ) from exc
+    return ReportRead(
+        spec=spec, status="degraded", fetched=report, as_of=time.time(), degraded_reason=reason
     )
-    return _render_index(request, context)
+
+
+def _inline_failure_message(exc: Exception) -> str:
+    if isinstance(exc, fetch.FetchDeadlineExceeded):
+        return (
+            f"Fetching the report directly took longer than "
+            f"{settings.DASHBOARD_INLINE_FETCH_SECONDS} s ({exc})."
+        )
+    return str(exc)
 
 
 def _last_error(spec: reports.ReportSpec) -> dict[str, str] | None:
@@ -477,6 +396,61 @@ def _last_error(spec: reports.ReportSpec) -> dict[str, str] | None:
     return {"message": str(error.get("message", "")), "at_label": f"{at:%H:%M}"}
 
 
+def _json_report_read(request: HttpRequest) -> ReportRead | HttpResponse:
+    """The JSON endpoints' read: the report (fresh, stale or degraded), or the response that
+    answers instead: 400 naming the field, the refusal's error, or 202 with the job fetching it
+    (poll the job, then ask again)."""
+    try:
+        spec = _spec_build(request)
+    except reports.ReportSpecError as exc:
+        return _json_error(exc.message, status=400, field=exc.field)
+    try:
+        read = _report_read(request, spec)
+    except ReportRefused as refused:
+        return _json_error(refused.message, status=refused.status)
+    if read.status != "pending":
+        return read
+    job_id = read.job_id or ""
+    return JsonResponse(
+        {
+            "status": "pending",
+            "job_id": job_id,
+            "status_url": reverse("dashboard-api-job", args=[job_id]),
+        },
+        status=202,
+    )
+
+
+# --- the page -------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    form = ReportFilterForm(request.GET, queue_choices=_queue_choices())
+    context = _base_context(request, form)
+    if not form.is_valid():
+        return _render_index(request, context, status=400)
+    spec = form.spec
+    assert spec is not None
+    context.update(
+        spec=spec,
+        range_label=_range_label(spec),
+        granularity_label=GRANULARITY_LABELS[spec.granularity],
+    )
+    try:
+        read = _report_read(request, spec, with_job=True)
+    except ReportRefused as refused:
+        context.update(problem=refused.problem, advice=refused.advice)
+        return _render_index(request, context, status=refused.status)
+    context.update(state=read.status, job=read.job, last_error=read.last_error)
+    if read.status != "pending":
+        context.update(_report_context(read.report(), as_of=read.as_of))
+    if read.status == "degraded":
+        context["degraded_reason"] = read.degraded_reason
+    return _render_index(request, context)
+
+
 def _range_label(spec: reports.ReportSpec) -> str:
     zone = spec.tz
     start = spec.start.astimezone(zone)
@@ -484,79 +458,64 @@ def _range_label(spec: reports.ReportSpec) -> str:
     return f"{start:%a} {start.day} {start:%b %H:%M} – {end:%a} {end.day} {end:%b %H:%M}"
 
 
+@api_get
+def report_panel(request: HttpRequest) -> HttpResponse:
+    """The report part of the page, for dashboard.js to redraw it without a reload (a job
+    finished, an auto-refresh tick): the KPI tiles and the bucket table as HTML rendered from
+    the page's own templates, and the chart data. Answers like /api/report: 200 with the
+    report (fresh, stale or degraded), 202 with the job fetching it, errors as {"error": ...}.
+    """
+    read = _json_report_read(request)
+    if isinstance(read, HttpResponse):
+        return read
+    context = _report_context(read.report(), as_of=read.as_of)
+    return JsonResponse(
+        {
+            "status": read.status,
+            "job_id": read.job_id,
+            "status_url": reverse("dashboard-api-job", args=[read.job_id]) if read.job_id else None,
+            "message": DEGRADED_MESSAGE if read.status == "degraded" else "",
+            "as_of_epoch": read.as_of,
+            "as_of_label": context["as_of_label"],
+            "range_label": _range_label(read.spec),
+            "kpis_html": render_to_string(KPI_TILES_TEMPLATE, context),
+            "table_html": render_to_string(BUCKET_TABLE_TEMPLATE, context),
+            "charts": context["charts"],
+        }
+    )
+
+
 # --- JSON API -------------------------------------------------------------------------------------
 
 
 @api_get
 def api_report(request: HttpRequest) -> HttpResponse:
-    try:
-        spec = _spec_build(request)
-    except reports.ReportSpecError as exc:
-        return _json_error(exc.message, status=400, field=exc.field)
-    try:
-        lookup = services.report_lookup(
-            spec=spec, may_start=lambda: _fetch_allowed(request), read_cap=_read_cap(request)
-        )
-    except cache.ReadLimitReached:
-        return _json_error(
-            f"More than {settings.DASHBOARD_REPORT_READS_PER_MINUTE} report requests in a "
-            "minute; wait a moment.",
-            status=429,
-        )
-    except services.FetchLimitReached as exc:
-        return _json_error(str(exc), status=429)
-    except cache.CacheUnavailable as exc:
-        return _api_report_degraded(spec=spec, reason=str(exc))
-    except services.WorkerUnavailable as exc:
-        return _json_error(str(exc), status=503)
-
-    if lookup.status == "pending":
-        job_id = lookup.job_id or ""
-        return JsonResponse(
+    read = _json_report_read(request)
+    if isinstance(read, HttpResponse):
+        return read
+    if read.status == "degraded":
+        body = orjson.dumps(
             {
-                "status": "pending",
-                "job_id": job_id,
-                "status_url": reverse("dashboard-api-job", args=[job_id]),
-            },
-            status=202,
+                "status": "degraded",
+                "job_id": None,
+                "as_of_epoch": read.as_of,
+                "message": DEGRADED_MESSAGE,
+                "report": read.fetched,
+            }
         )
-    assert lookup.cached is not None
+        return HttpResponse(body, content_type="application/json")
+    assert read.cached is not None
     # The cached payload is already the JSON document: splice its bytes into the envelope
     # rather than parse and re-serialise a report that may hold thousands of buckets.
     head = orjson.dumps(
         {
-            "status": lookup.status,
-            "job_id": lookup.job_id,
-            "as_of_epoch": lookup.cached.as_of,
-            "fresh_until_epoch": lookup.cached.fresh_until,
+            "status": read.status,
+            "job_id": read.job_id,
+            "as_of_epoch": read.cached.as_of,
+            "fresh_until_epoch": read.cached.fresh_until,
         }
     )
-    body = head[:-1] + b',"report":' + lookup.cached.payload + b"}"
-    return HttpResponse(body, content_type="application/json")
-
-
-def _api_report_degraded(*, spec: reports.ReportSpec, reason: str) -> HttpResponse:
-    logger.error("report cache unavailable, fetching inline report=%s: %s", spec.key, reason)
-    try:
-        report = _inline_fetch(spec)
-    except INLINE_FETCH_ERRORS as exc:
-        logger.error("inline fetch failed report=%s: %s", spec.key, exc)
-        return _json_error(
-            f"{reason}. Fetching the report directly failed too: {_inline_failure_message(exc)}",
-            status=503,
-        )
-    body = orjson.dumps(
-        {
-            "status": "degraded",
-            "job_id": None,
-            "as_of_epoch": time.time(),
-            "message": (
-                "Degraded: the report cache is unavailable, this was fetched directly from the "
-                "source."
-            ),
-            "report": report,
-        }
-    )
+    body = head[:-1] + b',"report":' + read.cached.payload + b"}"
     return HttpResponse(body, content_type="application/json")
 
 
@@ -570,7 +529,7 @@ def api_job(request: HttpRequest, job_id: str) -> HttpResponse:
         return _json_error(str(exc), status=503)
     if job is None:
         return _json_error("No such job (finished jobs are forgotten after a day).", status=404)
-    return JsonResponse(job_public(job_id, job, now=time.time()))
+    return JsonResponse(job_status(job_id, job, now=time.time()))
 
 
 # --- exports --------------------------------------------------------------------------------------
@@ -605,7 +564,7 @@ def _export(request: HttpRequest, *, file_format: str) -> HttpResponse:
             status=409,
         )
     report = orjson.loads(cached.payload)
-    rows = metrics.export_rows(report)
+    rows = kpis.export_rows(report)
     zone = spec.tz
     stamp = "{:%Y-%m-%dT%H%M%z}"
     filename = (
@@ -614,7 +573,7 @@ def _export(request: HttpRequest, *, file_format: str) -> HttpResponse:
     )
     if file_format == "csv":
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=metrics.EXPORT_COLUMNS, lineterminator="\n")
+        writer = csv.DictWriter(buffer, fieldnames=kpis.EXPORT_COLUMNS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
         response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
@@ -624,7 +583,7 @@ def _export(request: HttpRequest, *, file_format: str) -> HttpResponse:
             "source": report.get("source"),
             "as_of": report.get("as_of"),
             "time_zone": spec.time_zone,
-            "columns": list(metrics.EXPORT_COLUMNS),
+            "columns": list(kpis.EXPORT_COLUMNS),
             "rows": rows,
             "totals": report.get("totals"),
         }
@@ -646,13 +605,12 @@ def refresh(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied("Only staff can refresh reports.")
     # Back to the page the form was on; built from our own URL, so never an open redirect.
     back = _with_query(reverse("dashboard-index"), request.GET.urlencode(safe="/"))
-    try:
-        spec = _spec_build(request)
-    except reports.ReportSpecError as exc:
-        messages.error(
-            request, f"Not refreshed: {FIELD_LABELS.get(exc.field, exc.field)}: {exc.message}"
-        )
+    form = ReportFilterForm(request.GET)
+    if not form.is_valid():
+        messages.error(request, f"Not refreshed: {form.error_summary()}")
         return redirect(back)
+    spec = form.spec
+    assert spec is not None
     cooldown = settings.DASHBOARD_REFRESH_COOLDOWN_SECONDS
     try:
         if not cache.throttle_hit(

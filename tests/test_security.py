@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 
 from analytics_worker import reports, services
 from analytics_worker.redis_client import redis_key
-from dashboard.views import FIELD_LABELS
+from analytics_worker.tasks import fetch_report_task
+from dashboard.forms import FIELD_LABELS
 from tests.drills.stack import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -193,7 +194,9 @@ def csrf_client(user: User) -> tuple[Client, str]:
 
 def test_refresh_demands_staff(db: None, monkeypatch: pytest.MonkeyPatch) -> None:
     started: list[str] = []
-    monkeypatch.setattr(services, "_enqueue", lambda *, spec, job_id: started.append(job_id))
+    monkeypatch.setattr(
+        fetch_report_task, "apply_async", lambda *, task_id, **_: started.append(task_id)
+    )
     url = "/refresh?" + DAY_QUERY
     client, token = csrf_client(User.objects.create_user("alice"))
     assert client.post(url, headers={"X-CSRFToken": token}).status_code == 403
@@ -268,7 +271,9 @@ def fuzz_client(db: None, settings, monkeypatch: pytest.MonkeyPatch) -> tuple[Cl
     """alice, with no read cap in the way and Celery replaced by a list of started jobs."""
     settings.DASHBOARD_REPORT_READS_PER_MINUTE = 1_000_000
     started: list[str] = []
-    monkeypatch.setattr(services, "_enqueue", lambda *, spec, job_id: started.append(job_id))
+    monkeypatch.setattr(
+        fetch_report_task, "apply_async", lambda *, task_id, **_: started.append(task_id)
+    )
     # The page would ask a worker for the queue list, through the real broker.
     monkeypatch.setattr(services, "queue_choices", lambda: [])
     client = Client(raise_request_exception=False)
@@ -330,7 +335,9 @@ def test_a_script_cannot_start_more_fetches_than_the_read_cap(
     settings.DASHBOARD_REPORT_READS_PER_MINUTE = 30
     settings.DASHBOARD_FETCHES_PER_MINUTE = 1000  # this test is about the read cap alone
     started: list[str] = []
-    monkeypatch.setattr(services, "_enqueue", lambda *, spec, job_id: started.append(job_id))
+    monkeypatch.setattr(
+        fetch_report_task, "apply_async", lambda *, task_id, **_: started.append(task_id)
+    )
     client = Client()
     client.force_login(User.objects.create_user("alice"))
     statuses = [client.get("/api/report?" + query).status_code for query in distinct_days(100)]
@@ -346,7 +353,9 @@ def test_a_user_starts_at_most_the_fetch_limit_per_minute(
 ) -> None:
     settings.DASHBOARD_FETCHES_PER_MINUTE = 5
     started: list[str] = []
-    monkeypatch.setattr(services, "_enqueue", lambda *, spec, job_id: started.append(job_id))
+    monkeypatch.setattr(
+        fetch_report_task, "apply_async", lambda *, task_id, **_: started.append(task_id)
+    )
     client = Client()
     client.force_login(User.objects.create_user("alice"))
     statuses = [client.get("/api/report?" + query).status_code for query in distinct_days(20)]

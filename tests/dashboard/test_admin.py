@@ -6,6 +6,7 @@ from django.test import Client
 
 from analytics_worker import cache
 from analytics_worker.models import SavedReport
+from tests.helpers import enqueued_jobs
 
 pytestmark = pytest.mark.django_db
 
@@ -44,10 +45,10 @@ def test_it_refreshes_now(client_admin: Client, saved_report, enqueued) -> None:
     )
     assert response.status_code == 200
     assert "Refreshing 1 report(s): Test: last 24 h by 30 min." in response.content.decode()
-    assert len(enqueued.calls) == 1
+    assert len(enqueued_jobs(enqueued)) == 1
     saved_report.refresh_from_db()
-    assert saved_report.last_report_key == enqueued.calls[0][0]
-    assert cache.job_get(job_id=enqueued.calls[0][1])["state"] == "queued"
+    assert saved_report.last_report_key == enqueued_jobs(enqueued)[0][0]
+    assert cache.job_get(job_id=enqueued_jobs(enqueued)[0][1])["state"] == "queued"
 
 
 def test_it_says_when_the_cache_is_down(client_admin: Client, saved_report, redis_down) -> None:

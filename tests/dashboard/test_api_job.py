@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from analytics_worker import cache, services
-from tests.dashboard.conftest import DAY_QUERY, spec_from_query
+from tests.dashboard.helpers import DAY_QUERY, spec_from_query
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,8 @@ import pytest
 from django.test import Client
 
 from analytics_worker.genesys.errors import GenesysUnavailable
-from tests.dashboard.conftest import DAY_QUERY, assert_csp, put_report, spec_from_query
+from tests.dashboard.helpers import DAY_QUERY, assert_csp, put_report, spec_from_query
+from tests.helpers import enqueued_jobs
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +37,7 @@ def test_it_serves_a_fresh_hit_without_reserialising(client_alice: Client, enque
     assert body["fresh_until_epoch"] == as_of + 3600
     assert body["report"]["spec"]["time_zone"] == "America/Chicago"
     assert len(body["report"]["buckets"]) == 24
-    assert enqueued.calls == []
+    assert enqueued_jobs(enqueued) == []
     assert_csp(response)
 
 
@@ -45,8 +46,8 @@ def test_it_serves_a_stale_hit_and_starts_one_refresh(client_alice: Client, enqu
     first = client_alice.get(URL).json()
     second = client_alice.get(URL).json()
     assert first["status"] == second["status"] == "stale"
-    assert first["job_id"] == second["job_id"] == enqueued.calls[0][1]
-    assert len(enqueued.calls) == 1
+    assert first["job_id"] == second["job_id"] == enqueued_jobs(enqueued)[0][1]
+    assert len(enqueued_jobs(enqueued)) == 1
     assert len(first["report"]["buckets"]) == 24
 
 
@@ -54,7 +55,7 @@ def test_it_answers_a_miss_with_202_and_the_job(client_alice: Client, enqueued) 
     response = client_alice.get(URL)
     assert response.status_code == 202
     body = response.json()
-    job_id = enqueued.calls[0][1]
+    job_id = enqueued_jobs(enqueued)[0][1]
     assert body == {"status": "pending", "job_id": job_id, "status_url": f"/api/jobs/{job_id}"}
 
 

@@ -17,9 +17,10 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import connection
 
-from analytics_worker import reports, services
+from analytics_worker import fetch, reports
 from analytics_worker.genesys.errors import GenesysUnavailable
-from tests.dashboard.conftest import put_report, report_payload, spec_from_query
+from analytics_worker.tasks import fetch_report_task
+from tests.dashboard.helpers import put_report, report_payload, spec_from_query
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -54,7 +55,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def jobs_in_threads(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[threading.Thread]]:
-    """Enqueueing starts services.report_run in a thread; the fetch yields three slow pages."""
+    """Enqueueing starts fetch.report_job_run in a thread; the fetch yields three slow pages."""
     threads: list[threading.Thread] = []
 
     def slow_fetch(
@@ -78,19 +79,21 @@ def jobs_in_threads(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[threading.
 
     def run_job(spec_data: dict[str, Any], job_id: str) -> None:
         try:
-            services.report_run(spec_data=spec_data, job_id=job_id)
+            fetch.report_job_run(spec_data=spec_data, job_id=job_id)
         finally:
             connection.close()  # this thread's own DB connection
 
-    def enqueue_in_thread(*, spec: reports.ReportSpec, job_id: str) -> None:
+    def enqueue_in_thread(*, kwargs: dict[str, Any], **_: Any) -> None:
         thread = threading.Thread(
-            target=run_job, kwargs={"spec_data": spec.to_dict(), "job_id": job_id}, daemon=True
+            target=run_job,
+            kwargs={"spec_data": kwargs["spec"], "job_id": kwargs["job_id"]},
+            daemon=True,
         )
         threads.append(thread)
         thread.start()
 
-    monkeypatch.setattr(services, "report_fetch", slow_fetch)
-    monkeypatch.setattr(services, "_enqueue", enqueue_in_thread)
+    monkeypatch.setattr(fetch, "report_fetch", slow_fetch)
+    monkeypatch.setattr(fetch_report_task, "apply_async", enqueue_in_thread)
     yield threads
     for thread in threads:
         thread.join(timeout=10)

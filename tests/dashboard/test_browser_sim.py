@@ -14,7 +14,8 @@ import redis
 from django.contrib.auth.models import User
 from django.db import connection
 
-from analytics_worker import reports, services
+from analytics_worker import fetch
+from analytics_worker.tasks import fetch_report_task
 from tests.dashboard.test_browser import (
     PASSWORD,
     SCREENSHOT_DIR,
@@ -43,17 +44,19 @@ def page(browser: Any, live_server: Any, settings: Any, monkeypatch: Any) -> Ite
 
     def run_job(spec_data: dict[str, Any], job_id: str) -> None:
         try:
-            services.report_run(spec_data=spec_data, job_id=job_id)
+            fetch.report_job_run(spec_data=spec_data, job_id=job_id)
         finally:
             connection.close()
 
-    def enqueue_in_thread(*, spec: reports.ReportSpec, job_id: str) -> None:
+    def enqueue_in_thread(*, kwargs: dict[str, Any], **_: Any) -> None:
         # The worker's job, run in a thread: the fetch itself is the real one.
-        thread = threading.Thread(target=run_job, args=(spec.to_dict(), job_id), daemon=True)
+        thread = threading.Thread(
+            target=run_job, args=(kwargs["spec"], kwargs["job_id"]), daemon=True
+        )
         threads.append(thread)
         thread.start()
 
-    monkeypatch.setattr(services, "_enqueue", enqueue_in_thread)
+    monkeypatch.setattr(fetch_report_task, "apply_async", enqueue_in_thread)
     User.objects.create_user("supervisor", password=PASSWORD, is_staff=True)
     context = browser.new_context(viewport={"width": 1366, "height": 768})
     page = context.new_page()

@@ -7,8 +7,9 @@ import orjson
 import pytest
 from django.test import Client
 
-from dashboard.metrics import EXPORT_COLUMNS
-from tests.dashboard.conftest import DAY_QUERY, DST_DAY_QUERY, put_report, spec_from_query
+from dashboard.kpis import EXPORT_COLUMNS
+from tests.dashboard.helpers import DAY_QUERY, DST_DAY_QUERY, put_report, spec_from_query
+from tests.helpers import enqueued_jobs
 
 pytestmark = pytest.mark.django_db
 
@@ -91,7 +92,7 @@ def test_it_answers_409_on_a_miss(client_alice: Client, enqueued) -> None:
     assert response.status_code == 409
     assert "not loaded yet" in response.json()["error"]
     # A download link never starts a fetch.
-    assert enqueued.calls == []
+    assert enqueued_jobs(enqueued) == []
 
 
 def test_it_rejects_bad_input(client_alice: Client) -> None:

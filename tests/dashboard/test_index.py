@@ -7,9 +7,9 @@ import orjson
 import pytest
 from django.test import Client
 
-from analytics_worker import cache, services
+from analytics_worker import cache, fetch, services
 from analytics_worker.genesys.errors import GenesysRateLimited
-from tests.dashboard.conftest import (
+from tests.dashboard.helpers import (
     DAY_QUERY,
     DST_DAY_QUERY,
     assert_csp,
@@ -17,6 +17,7 @@ from tests.dashboard.conftest import (
     put_report,
     spec_from_query,
 )
+from tests.helpers import enqueued_jobs
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +56,7 @@ def test_it_renders_a_fresh_report(client_alice: Client) -> None:
     assert 'data-kpi="conversations"' in html
     assert html.count('<time datetime="2024-11-02T') == 24
     assert '<time datetime="2024-11-02T14:00:00-05:00">14:00</time>' in html
-    assert 'id="report-data"' in html
+    assert 'id="chart-data"' in html
     config = page_config(html)
     assert config["state"] == "fresh"
     assert config["jobId"] is None
@@ -105,8 +106,8 @@ def test_it_renders_a_stale_report_and_follows_its_refresh(client_alice: Client,
     assert re.search(r'<span id="refreshing" class="refreshing">\(refreshing…\)</span>', html)
     config = page_config(html)
     assert config["state"] == "stale"
-    assert len(enqueued.calls) == 1
-    assert config["jobId"] == enqueued.calls[0][1]
+    assert len(enqueued_jobs(enqueued)) == 1
+    assert config["jobId"] == enqueued_jobs(enqueued)[0][1]
     assert config["jobUrl"] == f"/api/jobs/{config['jobId']}"
     # The data is on the page while the refresh runs.
     assert html.count('<time datetime="2024-11-02T') == 24
@@ -135,8 +136,8 @@ def test_it_renders_the_pending_page_at_once_on_a_miss(client_alice: Client, enq
     assert '<noscript><meta http-equiv="refresh" content="3"></noscript>' in html
     config = page_config(html)
     assert config["state"] == "pending"
-    assert config["jobId"] == enqueued.calls[0][1]
-    assert 'id="report-data"' not in html
+    assert config["jobId"] == enqueued_jobs(enqueued)[0][1]
+    assert 'id="chart-data"' not in html
     assert 'id="report" hidden' in html
     assert_csp(response)
     assert_no_inline_script(html)
@@ -146,7 +147,7 @@ def test_it_joins_the_running_job_on_a_second_miss(client_alice: Client, enqueue
     first = page_config(client_alice.get("/?" + DAY_QUERY).content.decode())
     second = page_config(client_alice.get("/?" + DAY_QUERY).content.decode())
     assert first["jobId"] == second["jobId"]
-    assert len(enqueued.calls) == 1
+    assert len(enqueued_jobs(enqueued)) == 1
 
 
 def test_it_shows_fetch_progress(client_alice: Client, enqueued) -> None:
@@ -265,7 +266,7 @@ def test_it_keeps_filters_in_the_links(client_alice: Client) -> None:
     assert '<option value="5" selected>every 5 min</option>' in html
     # Exports and the API name the report only: no page-only parameters.
     config = page_config(html)
-    assert "auto=" not in config["apiReportUrl"] and "wall=" not in config["apiReportUrl"]
+    assert "auto=" not in config["panelUrl"] and "wall=" not in config["panelUrl"]
     assert "type=voice&amp;type=chat" in html
     assert config["auto"] == 5 and config["wall"] is True
     assert '<body class="wall">' in html
@@ -305,7 +306,7 @@ def test_it_fetches_inline_when_redis_is_down(
 def test_it_explains_when_redis_is_down_and_the_inline_fetch_fails(
     client_alice: Client, redis_down, inline_fetch
 ) -> None:
-    inline_fetch(error=services.FetchDeadlineExceeded("gave up after 4 pages"))
+    inline_fetch(error=fetch.FetchDeadlineExceeded("gave up after 4 pages"))
     response = client_alice.get("/?" + DAY_QUERY)
     assert response.status_code == 503
     html = response.content.decode()

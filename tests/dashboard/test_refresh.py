@@ -7,7 +7,8 @@ from django.contrib.messages import get_messages
 from django.test import Client
 
 from analytics_worker import cache, services
-from tests.dashboard.conftest import DAY_QUERY, put_report, spec_from_query
+from tests.dashboard.helpers import DAY_QUERY, put_report, spec_from_query
+from tests.helpers import enqueued_jobs
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +29,7 @@ def test_it_is_staff_only(client_alice: Client, enqueued) -> None:
     response = client_alice.post(URL)
     assert response.status_code == 403
     assert "Only staff can refresh reports." in response.content.decode()
-    assert enqueued.calls == []
+    assert enqueued_jobs(enqueued) == []
 
 
 def test_it_refuses_get(client_staff: Client) -> None:
@@ -44,43 +45,45 @@ def test_it_refetches_a_fresh_report_and_shows_it_refreshing(
     assert response.status_code == 302
     # Back to the same page, page-only parameters included.
     assert response["Location"] == "/?" + DAY_QUERY + "&auto=5"
-    assert len(enqueued.calls) == 1
+    assert len(enqueued_jobs(enqueued)) == 1
     assert messages_of(response) == ["Refreshing this report from the source."]
     # The page now serves the old data as stale, following the refresh job.
     html = client_staff.get(response["Location"]).content.decode()
     assert re.search(r'"state": "stale"', html)
-    assert f'"jobId": "{enqueued.calls[0][1]}"' in html
+    assert f'"jobId": "{enqueued_jobs(enqueued)[0][1]}"' in html
 
 
 def test_it_joins_a_fetch_already_running(client_staff: Client, enqueued) -> None:
     spec = spec_from_query(DAY_QUERY)
     running = services.report_lookup(spec=spec).job_id
     client_staff.post(URL)
-    assert [job_id for _, job_id in enqueued.calls] == [running]
+    assert [job_id for _, job_id in enqueued_jobs(enqueued)] == [running]
     assert cache.lock_holder(report_key=spec.key) == running
 
 
 def test_it_has_a_cooldown_per_report(client_staff: Client, enqueued) -> None:
     put_report(spec_from_query(DAY_QUERY))
     client_staff.post(URL)
-    cache.job_update(job_id=enqueued.calls[0][1], state="done")  # the first refresh finished
+    cache.job_update(
+        job_id=enqueued_jobs(enqueued)[0][1], state="done"
+    )  # the first refresh finished
     response = client_staff.post(URL)
     assert response.status_code == 302
     assert "less than 30 s ago" in messages_of(response)[-1]
-    assert len(enqueued.calls) == 1
+    assert len(enqueued_jobs(enqueued)) == 1
 
 
 def test_it_enforces_csrf(staff, enqueued) -> None:
     client = Client(enforce_csrf_checks=True)
     client.force_login(staff)
     assert client.post(URL).status_code == 403
-    assert enqueued.calls == []
+    assert enqueued_jobs(enqueued) == []
     # With the token from the page's form, the same POST goes through.
     put_report(spec_from_query(DAY_QUERY))
     html = client.get("/?" + DAY_QUERY).content.decode()
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
     assert client.post(URL, {"csrfmiddlewaretoken": token}).status_code == 302
-    assert len(enqueued.calls) == 1
+    assert len(enqueued_jobs(enqueued)) == 1
 
 
 def test_it_reports_a_cache_outage(client_staff: Client, redis_down) -> None:
@@ -95,4 +98,4 @@ def test_it_reports_bad_filters(client_staff: Client, enqueued) -> None:
     response = client_staff.post("/refresh?granularity=PT2M")
     assert response.status_code == 302
     assert messages_of(response)[-1].startswith("Not refreshed: Buckets:")
-    assert enqueued.calls == []
+    assert enqueued_jobs(enqueued) == []

@@ -1,23 +1,32 @@
 /* The dashboard page: filter form, charts, job polling, auto-refresh and the wall display.
  *
- * No framework and no build step. Data arrives only from the page's json_script blocks
- * (#page-config, #report-data) and the JSON API; the Content-Security-Policy forbids inline
- * script. Bucket "start" strings are already in the report's time zone (with their offset) and
- * are only ever sliced as text, never converted with the browser's zone.
+ * No framework and no build step, and no formulas: every number and label comes from the
+ * server (dashboard/kpis.py). The first draw reads the page's json_script blocks (#page-config,
+ * #chart-data); a redraw without reload asks /report/panel, which answers with the KPI tiles
+ * and the bucket table as server-rendered HTML and with the chart data, and this file swaps
+ * them in. The Content-Security-Policy forbids inline script.
  */
 (function () {
   "use strict";
 
   const config = readJson("page-config") || {};
-  const DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-  const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-  const NA = "n/a";
+  // Presentation only: a colour per metric (dashboard/kpis.py names each dataset's metric).
+  const COLOURS = {
+    conversations: "rgba(31, 95, 191, 0.72)",
+    avg_duration: "#e8772e",
+    avg_wait: "#0f8b8d",
+    asa: "#7a4cc2",
+    service_level_pct: "#1a7f4b",
+    abandon_pct: "#c0392b",
+  };
+  const DASHED = { asa: true };
   const charts = {};
   // Exposed for debugging and the browser tests.
   window.dashboardCharts = charts;
 
   let polling = false; // one job poller at a time
   let asOfEpoch = config.asOfEpoch || null;
+  let asOfLabel = config.asOfLabel || "";
   let autoTimer = null;
 
   function readJson(id) {
@@ -33,107 +42,19 @@
     return new Promise(function (resolve) { setTimeout(resolve, ms); });
   }
 
-  // --- derived metrics (mirror dashboard/metrics.py) ------------------------------------------
-
-  function num(bucket, name) {
-    const value = bucket[name];
-    return typeof value === "number" ? value : null;
-  }
-
-  function ratio(numerator, denominator) {
-    return numerator === null || !denominator ? null : numerator / denominator;
-  }
-
-  function percent(numerator, denominator) {
-    const value = ratio(numerator, denominator);
-    return value === null ? null : value * 100;
-  }
-
-  function derive(b) {
-    return {
-      avg_duration: ratio(num(b, "duration_sum"), b.duration_count),
-      avg_wait: ratio(num(b, "wait_sum"), b.wait_count),
-      avg_hold: ratio(num(b, "hold_sum"), b.hold_count),
-      abandon_pct: percent(num(b, "abandoned"), b.offered),
-      service_level_pct: percent(num(b, "answered_in_sl"), b.answered),
-      asa: ratio(num(b, "answer_sum"), b.answered),
-      aht: ratio(num(b, "handle_sum"), b.handle_count),
-    };
-  }
-
-  function hasContactCentreMetrics(report) {
-    const totals = report.totals || {};
-    return "offered" in totals || "answered" in totals;
-  }
-
-  function formatDuration(seconds) {
-    if (seconds === null || seconds === undefined) return NA;
-    const whole = Math.round(seconds);
-    if (whole < 60) return whole + " s";
-    if (whole < 3600) return Math.floor(whole / 60) + " m " + String(whole % 60).padStart(2, "0") + " s";
-    return Math.floor(whole / 3600) + " h " + String(Math.floor((whole % 3600) / 60)).padStart(2, "0") + " m";
-  }
-
-  function formatPercent(value) {
-    return value === null || value === undefined ? NA : value.toFixed(1) + " %";
-  }
-
-  function formatCount(value) {
-    return value === null || value === undefined ? NA : Math.round(value).toLocaleString("en-GB");
-  }
-
-  function round1(value) {
-    return value === null ? null : Math.round(value * 10) / 10;
-  }
-
-  // --- labels: text slices of the bucket's own local time ---------------------------------------
-
-  function dayLabel(iso) {
-    const year = Number(iso.slice(0, 4));
-    const month = Number(iso.slice(5, 7));
-    const day = Number(iso.slice(8, 10));
-    // Date.UTC only to find the weekday of that calendar date: no zone is involved.
-    const weekday = new Date(Date.UTC(year, month - 1, day)).getUTCDay();
-    return DAYS[weekday] + " " + day + " " + MONTHS[month - 1];
-  }
-
-  function spansDays(buckets) {
-    return new Set(buckets.map(function (b) { return b.start.slice(0, 10); })).size > 1;
-  }
-
-  function bucketLabel(iso, granularity, multiDay) {
-    if (granularity === "P1D") return dayLabel(iso);
-    const time = iso.slice(11, 16);
-    return multiDay ? dayLabel(iso) + " " + time : time;
-  }
-
-  function bucketTitle(bucket, granularity) {
-    const offset = bucket.start.slice(19) || "Z";
-    if (granularity === "P1D") return dayLabel(bucket.start) + " (UTC" + offset + ")";
-    return dayLabel(bucket.start) + " " + bucket.start.slice(11, 16) + "–" +
-      bucket.end.slice(11, 16) + " (UTC" + offset + ")";
-  }
+  // --- the age of the data, ticking while the page is open ---------------------------------------
 
   function clockIn(timeZone, epochSeconds) {
-    // The "as of" time in the report's zone (explicit timeZone, not the browser's).
+    // A time in the report's zone (explicit timeZone, not the browser's).
     return new Intl.DateTimeFormat("en-GB", {
       timeZone: timeZone, hour: "2-digit", minute: "2-digit", hourCycle: "h23",
     }).format(new Date(epochSeconds * 1000));
   }
 
-  function momentIn(timeZone, iso) {
-    const parts = new Intl.DateTimeFormat("en-GB", {
-      timeZone: timeZone, weekday: "short", day: "numeric", month: "short",
-      hour: "2-digit", minute: "2-digit", hourCycle: "h23",
-    }).formatToParts(new Date(iso));
-    const part = function (type) {
-      const found = parts.find(function (p) { return p.type === type; });
-      return found ? found.value : "";
-    };
-    return part("weekday") + " " + part("day") + " " + part("month") + " " + part("hour") + ":" + part("minute");
-  }
-
   function ageLabel(seconds) {
+    // The only report text written here: the data's age grows while the page sits open,
+    // between answers from the server. Same words as dashboard/views.py _age_label, which
+    // writes the first one.
     const minutes = Math.floor(Math.max(seconds, 0) / 60);
     if (minutes < 1) return "just now";
     if (minutes < 120) return minutes + " min ago";
@@ -143,128 +64,75 @@
   function updateAsOf() {
     const element = $("as-of");
     if (!element || !asOfEpoch) return;
-    element.textContent = "as of " + clockIn(config.timeZone, asOfEpoch) + ", " +
-      ageLabel(Date.now() / 1000 - asOfEpoch);
+    element.textContent = "as of " + asOfLabel + ", " + ageLabel(Date.now() / 1000 - asOfEpoch);
   }
 
-  // --- KPI tiles and bucket table ---------------------------------------------------------------
+  // --- charts: the server's series, drawn ------------------------------------------------------
 
-  function kpiTiles(report) {
-    const t = report.totals || {};
-    const d = derive(t);
-    return [
-      ["conversations", "Conversations", formatCount(num(t, "conversations")), ""],
-      ["avg_duration", "Avg duration", formatDuration(d.avg_duration), ""],
-      ["avg_wait", "Avg wait", formatDuration(d.avg_wait), ""],
-      ["avg_hold", "Avg hold", formatDuration(d.avg_hold), ""],
-      ["offered", "Offered", formatCount(num(t, "offered")), ""],
-      ["answered", "Answered", formatCount(num(t, "answered")), ""],
-      ["abandon_pct", "Abandon %", formatPercent(d.abandon_pct), "abandoned ÷ offered"],
-      ["service_level_pct", "Service level %", formatPercent(d.service_level_pct), "in target ÷ answered"],
-      ["asa", "ASA", formatDuration(d.asa), "speed of answer"],
-      ["aht", "AHT", formatDuration(d.aht), "handle time"],
-    ];
-  }
-
-  function el(tag, className, text) {
-    const element = document.createElement(tag);
-    if (className) element.className = className;
-    if (text !== undefined) element.textContent = text;
-    return element;
-  }
-
-  function renderKpis(report) {
-    const container = $("kpis");
-    if (!container) return;
-    container.replaceChildren.apply(container, kpiTiles(report).map(function (tile) {
-      const box = el("div", tile[2] === NA ? "kpi kpi--na" : "kpi");
-      box.dataset.kpi = tile[0];
-      box.append(el("div", "kpi-label", tile[1]), el("div", "kpi-value", tile[2]));
-      if (tile[3]) box.append(el("div", "kpi-hint", tile[3]));
-      return box;
-    }));
-  }
-
-  function renderTable(report) {
-    const table = $("bucket-table");
-    if (!table) return;
-    const buckets = report.buckets || [];
-    const granularity = report.spec.granularity;
-    const multiDay = spansDays(buckets);
-    const cc = hasContactCentreMetrics(report);
-    const headings = ["Start", "Conversations", "Avg duration", "Avg wait", "Avg hold"];
-    if (cc) headings.push("Offered", "Answered", "Abandon %", "Service level %", "AHT");
-    const headRow = el("tr");
-    headings.forEach(function (text, index) {
-      const th = el("th", index ? "num" : "", text);
-      th.scope = "col";
-      headRow.append(th);
+  function scales(axes) {
+    const result = {
+      x: { type: "category", grid: { display: false }, ticks: { maxRotation: 0, autoSkipPadding: 12 } },
+    };
+    Object.keys(axes).forEach(function (id) {
+      const axis = axes[id];
+      const scale = { position: axis.position, title: { display: true, text: axis.title } };
+      if (axis.min === null) scale.beginAtZero = true;
+      else scale.min = axis.min;
+      if (axis.max !== null) scale.max = axis.max;
+      // A second axis draws no grid of its own: one set of lines is enough.
+      if (axis.position === "right") scale.grid = { drawOnChartArea: false };
+      result[id] = scale;
     });
-    const body = el("tbody");
-    buckets.forEach(function (b) {
-      const d = derive(b);
-      const row = el("tr");
-      const head = el("th");
-      head.scope = "row";
-      const time = el("time", "", bucketLabel(b.start, granularity, multiDay));
-      time.dateTime = b.start;
-      head.append(time);
-      row.append(head);
-      const cells = [formatCount(b.conversations), formatDuration(d.avg_duration),
-        formatDuration(d.avg_wait), formatDuration(d.avg_hold)];
-      if (cc) {
-        cells.push(formatCount(num(b, "offered")), formatCount(num(b, "answered")),
-          formatPercent(d.abandon_pct), formatPercent(d.service_level_pct), formatDuration(d.aht));
-      }
-      cells.forEach(function (text) { row.append(el("td", "num", text)); });
-      body.append(row);
-    });
-    if (!buckets.length) {
-      const row = el("tr");
-      const cell = el("td", "muted", "No conversations in this range.");
-      cell.colSpan = headings.length;
-      row.append(cell);
-      body.append(row);
+    return result;
+  }
+
+  function dataset(spec) {
+    const colour = COLOURS[spec.key];
+    if (spec.type === "bar") {
+      return {
+        type: "bar", label: spec.label, data: spec.data, yAxisID: spec.axis, order: 2,
+        backgroundColor: colour, borderRadius: 2,
+      };
     }
-    table.tHead.replaceChildren(headRow);
-    table.tBodies[0].replaceWith(body);
+    return {
+      type: "line", label: spec.label, data: spec.data, yAxisID: spec.axis, order: 1,
+      borderColor: colour, backgroundColor: colour, borderWidth: 2,
+      borderDash: DASHED[spec.key] ? [6, 4] : [], tension: 0.25, spanGaps: true,
+      pointRadius: spec.data.length > 60 ? 0 : 2, pointHoverRadius: 4,
+    };
   }
 
-  // --- charts ------------------------------------------------------------------------------------
-
-  function baseOptions(buckets, granularity) {
+  function chartConfig(chart, data) {
     return {
-      responsive: true,
-      maintainAspectRatio: false,
-      animation: { duration: 250 },
-      interaction: { mode: "index", intersect: false },
-      plugins: {
-        legend: { position: "top", align: "end", labels: { boxWidth: 12, boxHeight: 12 } },
-        tooltip: {
-          callbacks: {
-            title: function (items) {
-              return items.length ? bucketTitle(buckets[items[0].dataIndex], granularity) : "";
+      data: { labels: data.labels, datasets: chart.datasets.map(dataset) },
+      options: {
+        responsive: true,
+        maintainAspectRatio: false,
+        animation: { duration: 250 },
+        interaction: { mode: "index", intersect: false },
+        plugins: {
+          legend: { position: "top", align: "end", labels: { boxWidth: 12, boxHeight: 12 } },
+          tooltip: {
+            callbacks: {
+              title: function (items) { return items.length ? data.titles[items[0].dataIndex] : ""; },
             },
           },
         },
-      },
-      scales: {
-        x: { type: "category", grid: { display: false }, ticks: { maxRotation: 0, autoSkipPadding: 12 } },
+        scales: scales(chart.axes),
       },
     };
   }
 
-  function lineDataset(label, data, color, axis, dashed) {
-    return {
-      type: "line", label: label, data: data, yAxisID: axis,
-      borderColor: color, backgroundColor: color, borderWidth: 2,
-      borderDash: dashed ? [6, 4] : [], tension: 0.25, spanGaps: true,
-      pointRadius: data.length > 60 ? 0 : 2, pointHoverRadius: 4,
-    };
-  }
-
-  function upsertChart(name, canvas, build) {
-    const spec = build();
+  function drawChart(name, canvas, chart, data) {
+    if (!chart) {
+      // This source cannot fill the chart.
+      if (charts[name]) {
+        charts[name].destroy();
+        delete charts[name];
+      }
+      return;
+    }
+    const spec = chartConfig(chart, data);
     if (charts[name]) {
       charts[name].data = spec.data;
       charts[name].options = spec.options;
@@ -274,103 +142,40 @@
     }
   }
 
-  function drawCharts(report) {
+  function drawCharts(data) {
     if (!window.Chart) return;
-    const buckets = report.buckets || [];
-    const granularity = report.spec.granularity;
-    const multiDay = spansDays(buckets);
-    const labels = buckets.map(function (b) { return bucketLabel(b.start, granularity, multiDay); });
-    const derived = buckets.map(derive);
-    const cc = hasContactCentreMetrics(report);
-
-    // (1) The tutorial's dual-axis chart: volume on the left, average duration on the right.
-    upsertChart("volume", $("chart-volume"), function () {
-      const options = baseOptions(buckets, granularity);
-      options.scales.y = { position: "left", beginAtZero: true, title: { display: true, text: "Conversations" } };
-      options.scales.y1 = {
-        position: "right", beginAtZero: true, grid: { drawOnChartArea: false },
-        title: { display: true, text: "Avg duration (s)" },
-      };
-      return {
-        data: {
-          labels: labels,
-          datasets: [
-            {
-              type: "bar", label: "Conversations", yAxisID: "y", order: 2,
-              data: buckets.map(function (b) { return b.conversations; }),
-              backgroundColor: "rgba(31, 95, 191, 0.72)", borderRadius: 2,
-            },
-            Object.assign(lineDataset("Avg duration (s)",
-              derived.map(function (d) { return round1(d.avg_duration); }), "#e8772e", "y1"), { order: 1 }),
-          ],
-        },
-        options: options,
-      };
-    });
-
-    // (2) Waiting: average wait, and ASA where the source gives answer times.
-    upsertChart("wait", $("chart-wait"), function () {
-      const options = baseOptions(buckets, granularity);
-      options.scales.y = { beginAtZero: true, title: { display: true, text: "Seconds" } };
-      const datasets = [lineDataset("Avg wait (s)", derived.map(function (d) { return round1(d.avg_wait); }), "#0f8b8d", "y")];
-      if (derived.some(function (d) { return d.asa !== null; })) {
-        datasets.push(lineDataset("ASA (s)", derived.map(function (d) { return round1(d.asa); }), "#7a4cc2", "y", true));
-      }
-      return { data: { labels: labels, datasets: datasets }, options: options };
-    });
+    drawChart("volume", $("chart-volume"), data.volume, data);
+    drawChart("wait", $("chart-wait"), data.wait, data);
     const asaCaption = $("asa-caption");
-    if (asaCaption) asaCaption.hidden = !derived.some(function (d) { return d.asa !== null; });
-
-    // (3) Service level and abandon rate, only where the source counts offered/answered.
-    const serviceCanvas = $("chart-service");
-    $("service-note").hidden = cc;
-    serviceCanvas.hidden = !cc;
-    if (cc) {
-      upsertChart("service", serviceCanvas, function () {
-        const options = baseOptions(buckets, granularity);
-        options.scales.y = { min: 0, max: 100, title: { display: true, text: "%" } };
-        return {
-          data: {
-            labels: labels,
-            datasets: [
-              lineDataset("Service level % (answered in target / answered)",
-                derived.map(function (d) { return round1(d.service_level_pct); }), "#1a7f4b", "y"),
-              lineDataset("Abandon % (abandoned / offered)",
-                derived.map(function (d) { return round1(d.abandon_pct); }), "#c0392b", "y"),
-            ],
-          },
-          options: options,
-        };
-      });
-    } else if (charts.service) {
-      charts.service.destroy();
-      delete charts.service;
-    }
+    if (asaCaption) asaCaption.hidden = !data.has_asa;
+    $("service-note").hidden = Boolean(data.service);
+    $("chart-service").hidden = !data.service;
+    drawChart("service", $("chart-service"), data.service, data);
   }
 
   // --- showing a report --------------------------------------------------------------------------
 
-  function showReport(report, epoch, status) {
+  /* Swap in a /report/panel answer: tiles and table as the server rendered them (escaped by
+     its templates), the charts from its data. */
+  function showReport(panel) {
     const section = $("report");
     if (!section) return;
     section.hidden = false;
-    const panel = $("job-panel");
-    if (panel) panel.hidden = true;
-    renderKpis(report);
-    renderTable(report);
-    drawCharts(report);
-    asOfEpoch = epoch;
+    const jobPanel = $("job-panel");
+    if (jobPanel) jobPanel.hidden = true;
+    $("kpis").innerHTML = panel.kpis_html;
+    $("bucket-table").innerHTML = panel.table_html;
+    drawCharts(panel.charts);
+    asOfEpoch = panel.as_of_epoch;
+    asOfLabel = panel.as_of_label;
     updateAsOf();
     const range = $("status-range");
-    if (range && report.spec) {
-      range.textContent = momentIn(config.timeZone, report.spec.start) + " – " +
-        momentIn(config.timeZone, report.spec.end);
-    }
-    const cached = status === "fresh" || status === "stale";
+    if (range) range.textContent = panel.range_label;
+    const cached = panel.status === "fresh" || panel.status === "stale";
     ["export-csv", "export-json"].forEach(function (id) {
       if ($(id)) $(id).hidden = !cached;
     });
-    setRefreshing(status === "stale" ? "(refreshing…)" : null);
+    setRefreshing(panel.status === "stale" ? "(refreshing…)" : null);
   }
 
   function setRefreshing(text) {
@@ -397,10 +202,6 @@
     if (!element) return;
     element.hidden = !text;
     element.textContent = text || "";
-  }
-
-  function jobUrl(jobId) {
-    return config.jobUrlTemplate.replace("JOB_ID", encodeURIComponent(jobId));
   }
 
   async function getJson(url) {
@@ -457,24 +258,24 @@
     await loadReport({ fromJob: true });
   }
 
-  /* Read /api/report with the page's filters. Never forces a refetch: a stale read already
+  /* Read /report/panel with the page's filters. Never forces a refetch: a stale read already
      makes the server start (or join) exactly one refresh. */
   async function loadReport(options) {
     let result;
     try {
-      result = await getJson(config.apiReportUrl);
+      result = await getJson(config.panelUrl);
     } catch (error) {
       showAutoStatus("Could not reach the server at " + clockIn(config.timeZone, Date.now() / 1000) + "; will try again.");
       return;
     }
     const body = result.body;
     if (result.status === 200) {
-      showReport(body.report, body.as_of_epoch, body.status);
-      showAutoStatus(body.status === "degraded" ? body.message : "");
-      if (body.status === "stale" && body.job_id) {
+      showReport(body);
+      showAutoStatus(body.message);
+      if (body.status === "stale" && body.status_url) {
         // Right after a job finished the result may already be stale again only on a very
         // short freshness; don't loop on it.
-        if (!(options && options.fromJob)) followJob(jobUrl(body.job_id), "stale");
+        if (!(options && options.fromJob)) followJob(body.status_url, "stale");
       }
     } else if (result.status === 202) {
       const panel = $("job-panel");
@@ -587,9 +388,9 @@
     setUpTimeZoneSuggestion();
     setUpWallDisplay();
 
-    const report = readJson("report-data");
-    if (report) {
-      drawCharts(report);
+    const chartData = readJson("chart-data");
+    if (chartData) {
+      drawCharts(chartData);
       updateAsOf();
     }
     if (config.jobId && config.state === "pending") {

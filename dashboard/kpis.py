@@ -1,31 +1,16 @@
-"""Averages, percentages and labels derived from a report's counts and sums.
+"""KPIs: the averages, percentages, labels and chart series derived from a report's counts.
 
-The cache stores counts and sums only (DESIGN section 5); everything a person reads is derived
-here, for the page, the exports and the KPI tiles alike. dashboard.js mirrors the few formulas
-that it needs to redraw a report without a reload.
+The cache stores counts and sums only (they roll up exactly); everything a person reads is derived
+here, once, for the page, its redraws (views.report_panel), the exports and the KPI tiles alike.
+dashboard.js only draws what this module computed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
-
-# Present in a bucket only when the source gives them (the REST aggregates do, the GraphQL
-# contract does not).
-OPTIONAL_FIELDS = (
-    "offered",
-    "answered",
-    "abandoned",
-    "answered_in_sl",
-    "handle_sum",
-    "handle_count",
-    "talk_sum",
-    "acw_sum",
-    # Sum of the time to answer (Genesys tAnswered) over answered conversations: the only exact
-    # base for ASA. Not produced by any source yet; ASA shows "n/a" until one does.
-    "answer_sum",
-)
 
 # One row per bucket in the CSV and JSON exports, in this column order.
 EXPORT_COLUMNS = (
@@ -140,14 +125,29 @@ def kpi_tiles(report: Mapping[str, Any]) -> list[dict[str, str]]:
     return [{"key": k, "label": label, "value": v, "hint": hint} for k, label, v, hint in tiles]
 
 
+def _day_label(moment: datetime) -> str:
+    return f"{moment:%a} {moment.day} {moment:%b}"
+
+
 def bucket_label(start: str, *, granularity: str, multi_day: bool) -> str:
     """A chart/table label from a bucket's ISO start, already in the report's zone: never
     converted, so a supervisor in another zone reads the contact centre's own clock."""
     moment = datetime.fromisoformat(start)
-    day = f"{moment:%a} {moment.day} {moment:%b}"
     if granularity == "P1D":
-        return day
-    return f"{day} {moment:%H:%M}" if multi_day else f"{moment:%H:%M}"
+        return _day_label(moment)
+    return f"{_day_label(moment)} {moment:%H:%M}" if multi_day else f"{moment:%H:%M}"
+
+
+def bucket_title(bucket: Mapping[str, Any], *, granularity: str) -> str:
+    """A chart tooltip's title: the bucket's day and span with its UTC offset, so the two
+    01:00 buckets of the day DST ends can be told apart."""
+    start = datetime.fromisoformat(str(bucket["start"]))
+    end = datetime.fromisoformat(str(bucket["end"]))
+    offset = start.strftime("%z")  # "-0500"; shown as "UTC-05:00"
+    zone = f"(UTC{offset[:3]}:{offset[3:]})" if offset else "(UTC)"
+    if granularity == "P1D":
+        return f"{_day_label(start)} {zone}"
+    return f"{_day_label(start)} {start:%H:%M}–{end:%H:%M} {zone}"
 
 
 def report_spans_days(report: Mapping[str, Any]) -> bool:
@@ -181,6 +181,86 @@ def table_rows(report: Mapping[str, Any]) -> list[dict[str, str]]:
             }
         )
     return rows
+
+
+def _round1(value: float | None) -> float | None:
+    """One decimal for a chart point, halves rounded up: Python's round() rounds them to even,
+    so a 20.25 s average would read 20.2 in the tooltip."""
+    return None if value is None else math.floor(value * 10 + 0.5) / 10
+
+
+def _dataset(
+    key: str, label: str, values: Sequence[float | None], *, kind: str = "line", axis: str = "y"
+) -> dict[str, Any]:
+    # `key` names the metric so dashboard.js can pick its colour; everything read is here.
+    return {"key": key, "label": label, "type": kind, "axis": axis, "data": list(values)}
+
+
+def _axis(title: str, *, position: str = "left", percent: bool = False) -> dict[str, Any]:
+    # Counts and seconds start at zero and grow with the data; a percentage axis is 0-100.
+    return {
+        "title": title,
+        "position": position,
+        "min": 0 if percent else None,
+        "max": 100 if percent else None,
+    }
+
+
+def report_charts(report: Mapping[str, Any]) -> dict[str, Any]:
+    """The page's three charts, ready for Chart.js: one label and one tooltip title per
+    bucket, and per chart its datasets (values derived and rounded here) and axes. A chart the
+    source cannot fill (no offered/answered counts) is None, and so is the ASA line when no
+    bucket has an answer time."""
+    spec = report.get("spec") or {}
+    granularity = str(spec.get("granularity", ""))
+    buckets = report.get("buckets") or []
+    multi_day = report_spans_days(report)
+    derived = [bucket_derive(bucket) for bucket in buckets]
+
+    def series(name: str) -> list[float | None]:
+        return [_round1(values[name]) for values in derived]
+
+    asa = series("asa")
+    wait = [_dataset("avg_wait", "Avg wait (s)", series("avg_wait"))]
+    if any(value is not None for value in asa):
+        wait.append(_dataset("asa", "ASA (s)", asa))
+    service = None
+    if report_has_contact_centre_metrics(report):
+        service = {
+            "datasets": [
+                _dataset(
+                    "service_level_pct",
+                    "Service level % (answered in target / answered)",
+                    series("service_level_pct"),
+                ),
+                _dataset("abandon_pct", "Abandon % (abandoned / offered)", series("abandon_pct")),
+            ],
+            "axes": {"y": _axis("%", percent=True)},
+        }
+    return {
+        "labels": [
+            bucket_label(b["start"], granularity=granularity, multi_day=multi_day) for b in buckets
+        ],
+        "titles": [bucket_title(b, granularity=granularity) for b in buckets],
+        "volume": {
+            "datasets": [
+                _dataset(
+                    "conversations",
+                    "Conversations",
+                    [_number(b, "conversations") for b in buckets],
+                    kind="bar",
+                ),
+                _dataset("avg_duration", "Avg duration (s)", series("avg_duration"), axis="y1"),
+            ],
+            "axes": {
+                "y": _axis("Conversations"),
+                "y1": _axis("Avg duration (s)", position="right"),
+            },
+        },
+        "wait": {"datasets": wait, "axes": {"y": _axis("Seconds")}},
+        "service": service,
+        "has_asa": len(wait) > 1,
+    }
 
 
 def export_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -1,0 +1,231 @@
+"""The filter form over a report: its choices and labels, what it shows, and where an error
+goes.
+
+Validation is report_spec_build's alone (the page, the JSON endpoints, the exports and the
+saved reports all go through it), so these fields validate nothing: they only say what the form
+shows, which is the request's own values (a rejected one is shown back, to be fixed) or the
+defaults. The form runs report_spec_build and puts its ReportSpecError on the field it names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.http import QueryDict
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from analytics_worker import reports
+from analytics_worker.timebuckets import GRANULARITY_MINUTES
+
+RANGE_LABELS = {
+    "today": "Today",
+    "yesterday": "Yesterday",
+    "last_24h": "Last 24 hours",
+    "last_7d": "Last 7 days",
+    "custom": "Custom dates",
+}
+GRANULARITY_LABELS = {"PT15M": "15 min", "PT30M": "30 min", "PT1H": "1 hour", "P1D": "1 day"}
+MEDIA_TYPE_LABELS = {"voice": "Voice", "chat": "Chat", "email": "Email", "message": "Message"}
+# Offered as suggestions; any IANA name can be typed in.
+COMMON_TIME_ZONES = (
+    "UTC",
+    "Europe/London",
+    "Europe/Dublin",
+    "Europe/Lisbon",
+    "Europe/Paris",
+    "Europe/Berlin",
+    "Europe/Madrid",
+    "Europe/Amsterdam",
+    "Europe/Stockholm",
+    "Europe/Warsaw",
+    "Europe/Athens",
+    "Europe/Istanbul",
+    "Africa/Johannesburg",
+    "Africa/Lagos",
+    "Africa/Cairo",
+    "Asia/Dubai",
+    "Asia/Kolkata",
+    "Asia/Manila",
+    "Asia/Singapore",
+    "Asia/Shanghai",
+    "Asia/Tokyo",
+    "Australia/Perth",
+    "Australia/Sydney",
+    "Pacific/Auckland",
+    "America/St_Johns",
+    "America/Halifax",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Phoenix",
+    "America/Los_Angeles",
+    "America/Anchorage",
+    "Pacific/Honolulu",
+    "America/Mexico_City",
+    "America/Bogota",
+    "America/Santiago",
+    "America/Sao_Paulo",
+    "America/Argentina/Buenos_Aires",
+)
+# What an error message calls each filter, by query parameter.
+FIELD_LABELS = {
+    "range": "Range",
+    "start": "From",
+    "end": "To",
+    "granularity": "Buckets",
+    "tz": "Time zone",
+    "type": "Media type",
+    "direction": "Direction",
+    "queue": "Queues",
+    "view": "View",
+    "source": "Source",
+}
+# Auto-refresh (wallboards): minutes between reads of the report, 0 for off.
+AUTO_REFRESH_CHOICES = ((0, "off"), (1, "every 1 min"), (5, "every 5 min"), (15, "every 15 min"))
+
+
+def report_spec_from_query(query: QueryDict, *, now: datetime) -> reports.ReportSpec:
+    """The report a query string names; raises reports.ReportSpecError naming the bad field."""
+    return reports.report_spec_build(
+        params={name: query.getlist(name) for name in query},
+        now=now,
+        default_time_zone=settings.REPORT_DEFAULT_TIME_ZONE,
+    )
+
+
+class FilterBoundField(forms.BoundField):
+    """A filter as index.html draws it: its input tied to its error message."""
+
+    @property
+    def error_id(self) -> str:
+        return f"error-{self.html_name}"
+
+    @property
+    def invalid_attrs(self) -> SafeString:
+        """aria-invalid and aria-describedby for the filter's input, when it has an error."""
+        if not self.errors:
+            return SafeString("")
+        return format_html(' aria-invalid="true" aria-describedby="{}"', self.error_id)
+
+
+class FilterField(forms.Field):
+    """One filter: the request's value, or `initial` when it gives none. No validation."""
+
+    def __init__(
+        self, *, choices: Sequence[tuple[Any, str]] = (), initial: Any = "", **kwargs: Any
+    ) -> None:
+        super().__init__(required=False, initial=initial, **kwargs)
+        # What the form offers; for a free-text filter (tz), suggestions only.
+        self.choices = list(choices)
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        return initial if data in self.empty_values else data
+
+
+class MultiFilterField(FilterField):
+    """A filter of several values, repeated (?type=voice&type=chat) or comma-separated."""
+
+    widget = forms.SelectMultiple  # reads every value of the parameter, not only the last
+
+    def bound_data(self, data: Any, initial: Any) -> list[str]:
+        return [part.strip() for value in data or () for part in value.split(",") if part.strip()]
+
+
+class AutoRefreshField(FilterField):
+    def bound_data(self, data: Any, initial: Any) -> int:
+        try:
+            minutes = int(data)
+        except (TypeError, ValueError):
+            return 0
+        return minutes if minutes in dict(self.choices) else 0
+
+
+class WallField(FilterField):
+    def bound_data(self, data: Any, initial: Any) -> bool:
+        return data == "1"
+
+
+class ReportFilterForm(forms.Form):
+    """The filters of the page's query string. Bind it to request.GET; is_valid() builds
+    `spec` with report_spec_build, or puts its error on the field it names."""
+
+    bound_field_class = FilterBoundField
+
+    range = FilterField(
+        label=FIELD_LABELS["range"],
+        choices=[(name, RANGE_LABELS[name]) for name in reports.RANGES],
+    )
+    start = FilterField(label=FIELD_LABELS["start"])
+    end = FilterField(label=FIELD_LABELS["end"])
+    granularity = FilterField(
+        label=FIELD_LABELS["granularity"],
+        choices=[(name, GRANULARITY_LABELS[name]) for name in GRANULARITY_MINUTES],
+        initial=reports.DEFAULT_GRANULARITY,
+    )
+    # Callable: read per request, so a changed setting (and a test's override) applies.
+    tz = FilterField(
+        label=FIELD_LABELS["tz"],
+        choices=[(zone, zone) for zone in COMMON_TIME_ZONES],
+        initial=lambda: settings.REPORT_DEFAULT_TIME_ZONE,
+    )
+    type = MultiFilterField(
+        label=FIELD_LABELS["type"],
+        choices=[(name, MEDIA_TYPE_LABELS[name]) for name in reports.MEDIA_TYPES],
+    )
+    direction = FilterField(
+        label=FIELD_LABELS["direction"],
+        choices=[("", "Both"), *((name, name.capitalize()) for name in reports.DIRECTIONS)],
+    )
+    # Choices from the queue directory, set per form; without them the form takes ids as text.
+    queue = MultiFilterField(label=FIELD_LABELS["queue"])
+    view = FilterField(label=FIELD_LABELS["view"], initial=reports.DEFAULT_VIEW)
+    source = FilterField(label=FIELD_LABELS["source"])
+    # Page options, not report filters.
+    auto = AutoRefreshField(label="Auto-refresh", choices=AUTO_REFRESH_CHOICES, initial=0)
+    wall = WallField(label="Wall display", initial=False)
+
+    def __init__(
+        self,
+        data: QueryDict,
+        *,
+        queue_choices: Sequence[tuple[str, str]] = (),
+        now: datetime | None = None,
+    ) -> None:
+        super().__init__(data)
+        self.query = data
+        self.now = now
+        self.spec: reports.ReportSpec | None = None
+        # Like report_spec_build: dates without a range name are a custom range.
+        self.fields["range"].initial = "custom" if data.get("start") else reports.DEFAULT_RANGE
+        choices = list(queue_choices)
+        if choices:
+            # Keep a bookmarked queue selectable even if the directory no longer lists it.
+            known = {queue_id for queue_id, _ in choices}
+            choices += [
+                (queue_id, queue_id) for queue_id in self["queue"].value() if queue_id not in known
+            ]
+        queue = self.fields["queue"]
+        assert isinstance(queue, MultiFilterField)
+        queue.choices = choices
+
+    def clean(self) -> dict[str, Any]:
+        try:
+            self.spec = report_spec_from_query(self.query, now=self.now or datetime.now(UTC))
+        except reports.ReportSpecError as exc:
+            if exc.field in self.fields:
+                self.add_error(exc.field, exc.message)
+            else:  # no field to highlight: the banner names it
+                self.add_error(None, f"{exc.field}: {exc.message}")
+        return self.cleaned_data
+
+    def error_summary(self) -> str:
+        """The error as the banner and the refresh message say it: "Time zone: unknown ..."."""
+        for field in self:
+            if field.errors:
+                return f"{field.label}: {field.errors[0]}"
+        return " ".join(str(error) for error in self.non_field_errors())

@@ -1,0 +1,91 @@
+"""dashboard/forms.py: what the filter form shows, and where report_spec_build's error goes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from django.http import QueryDict
+
+from analytics_worker import reports
+from dashboard.forms import FIELD_LABELS, ReportFilterForm
+from tests.dashboard.helpers import DAY_QUERY
+
+NOW = datetime(2024, 11, 5, 15, 0, tzinfo=UTC)
+
+
+def form_for(query: str, **kwargs) -> ReportFilterForm:
+    return ReportFilterForm(QueryDict(query), now=NOW, **kwargs)
+
+
+def test_it_shows_the_defaults(settings) -> None:
+    settings.REPORT_DEFAULT_TIME_ZONE = "Europe/Paris"
+    form = form_for("")
+    shown = {name: form[name].value() for name in form.fields}
+    assert shown == {
+        "range": reports.DEFAULT_RANGE,
+        "start": "",
+        "end": "",
+        "granularity": reports.DEFAULT_GRANULARITY,
+        "tz": "Europe/Paris",
+        "type": [],
+        "direction": "",
+        "queue": [],
+        "view": reports.DEFAULT_VIEW,
+        "source": "",
+        "auto": 0,
+        "wall": False,
+    }
+
+
+def test_it_shows_the_requests_own_values() -> None:
+    form = form_for("start=2024-11-02&type=voice&type=chat,email&queue=q-1,%20q-2&auto=5&wall=1")
+    assert form["range"].value() == "custom"  # dates without a range name
+    assert form["type"].value() == ["voice", "chat", "email"]
+    assert form["queue"].value() == ["q-1", "q-2"]
+    assert form["auto"].value() == 5
+    assert form["wall"].value() is True
+    assert form_for("auto=7")["auto"].value() == 0  # not a choice: off
+    assert form_for("auto=soon")["auto"].value() == 0
+
+
+def test_it_builds_the_spec_with_report_spec_build(settings) -> None:
+    form = form_for(DAY_QUERY)
+    assert form.is_valid()
+    expected = reports.report_spec_build(
+        params=dict(QueryDict(DAY_QUERY).lists()),
+        now=NOW,
+        default_time_zone=settings.REPORT_DEFAULT_TIME_ZONE,
+    )
+    assert form.spec == expected
+    assert form.errors == {}
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [("range=fortnight", "range"), ("tz=Mars/Olympus", "tz"), ("type=fax", "type")],
+)
+def test_it_puts_the_error_on_the_field_it_names(query: str, field: str) -> None:
+    form = form_for(query)
+    assert not form.is_valid()
+    assert form.spec is None
+    assert list(form.errors) == [field]  # report_spec_build's one error, no other check
+    message = form.errors[field][0]
+    assert form.error_summary() == f"{FIELD_LABELS[field]}: {message}"
+    assert form[field].error_id == f"error-{field}"
+    assert form[field].invalid_attrs == (f' aria-invalid="true" aria-describedby="error-{field}"')
+    # The rejected value is shown back, to be fixed.
+    assert form["range"].value() in ("fortnight", reports.DEFAULT_RANGE)
+
+
+def test_it_ties_no_attributes_to_a_field_without_error() -> None:
+    form = form_for("tz=Mars/Olympus")
+    form.is_valid()
+    assert form["view"].invalid_attrs == ""
+
+
+def test_it_keeps_a_bookmarked_queue_selectable() -> None:
+    form = form_for("queue=q-2,q-9", queue_choices=[("q-1", "Sales"), ("q-2", "Support")])
+    assert form.fields["queue"].choices == [("q-1", "Sales"), ("q-2", "Support"), ("q-9", "q-9")]
+    # Without a directory the form takes ids as text: no choices at all.
+    assert form_for("queue=q-9").fields["queue"].choices == []
