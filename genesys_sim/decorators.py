@@ -1,6 +1,6 @@
 """What every API call of the simulated org goes through, GraphQL and REST alike.
 
-`api_endpoint` counts the request, applies an injected fault, checks the bearer token and the
+`api_endpoint` counts the request, checks the bearer token, applies an injected fault and the
 rate limit, and stamps the correlation id, so each view only answers its own question.
 """
 
@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 import redis
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils.http import http_date
 
@@ -24,6 +25,10 @@ from genesys_sim.faults import STATUS_KINDS, Fault, FaultSpecError, parse_fault
 logger = logging.getLogger(__name__)
 
 FAULT_HEADER = "X-Sim-Fault"
+FAULTS_OFF_MESSAGE = (
+    "Fault injection is off on this server: it is for tests only (set "
+    "GENESYS_SIM_FAULTS_ENABLED=true, or DEBUG=true on a laptop)."
+)
 
 # Genesys error codes and messages for the statuses the simulator can answer with.
 _FAULT_ERRORS = {
@@ -90,7 +95,7 @@ def _fault_response(request: HttpRequest, fault: Fault) -> HttpResponse | None:
     return None
 
 
-def _authenticate(request: HttpRequest, *, expired: bool) -> str | HttpResponse:
+def _authenticate(request: HttpRequest) -> str | HttpResponse:
     """The calling client's id, or the 401 to answer with."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -100,38 +105,48 @@ def _authenticate(request: HttpRequest, *, expired: bool) -> str | HttpResponse:
             code="authentication.required",
             message="No authentication bearer token specified in authorization header.",
         )
-    client_id = None if expired else auth.token_client_id(token.strip())
+    client_id = auth.token_client_id(token.strip())
     if client_id is None:
-        return error_response(
-            request, status=401, code="bad.credentials", message="Invalid login credentials."
-        )
+        return _bad_credentials(request)
     return client_id
+
+
+def _bad_credentials(request: HttpRequest) -> HttpResponse:
+    return error_response(
+        request, status=401, code="bad.credentials", message="Invalid login credentials."
+    )
 
 
 def _answer(
     request: HttpRequest, view: Callable[..., HttpResponse], *args: Any, **kwargs: Any
 ) -> HttpResponse:
-    # The token is read first only so that even a faulted request is counted for its client.
-    client = _authenticate(request, expired=False)
-    if isinstance(client, str):
-        request.sim_client_id = client  # type: ignore[attr-defined]
-    try:
-        fault = _fault_for(request)
-    except FaultSpecError as error:
+    # The token first: a caller without one gets a cheap 401 and no fault at all, so faults (a
+    # slow answer holds a server worker) cannot be used by anyone who holds no token.
+    client = _authenticate(request)
+    if isinstance(client, HttpResponse):
+        return client
+    request.sim_client_id = client  # type: ignore[attr-defined]
+    fault = None
+    if settings.GENESYS_SIM_FAULTS_ENABLED:
+        try:
+            fault = _fault_for(request)
+        except FaultSpecError as error:
+            return error_response(
+                request, status=400, code="bad.request", message=f"{FAULT_HEADER}: {error}"
+            )
+    elif FAULT_HEADER in request.headers:
         return error_response(
-            request, status=400, code="bad.request", message=f"{FAULT_HEADER}: {error}"
+            request,
+            status=403,
+            code="not.authorized",
+            message=f"{FAULT_HEADER}: {FAULTS_OFF_MESSAGE}",
         )
+    if fault is not None and fault.kind == "expire":
+        return _bad_credentials(request)  # the token treated as expired
     if fault is not None:
         failed = _fault_response(request, fault)
         if failed is not None:
             return failed
-        if fault.kind == "slow":
-            time.sleep(fault.seconds)
-
-    if fault is not None and fault.kind == "expire":
-        client = _authenticate(request, expired=True)
-    if isinstance(client, HttpResponse):
-        return client
 
     try:
         retry_after = state.rate_limit_check(client_id=client)
@@ -141,6 +156,9 @@ def _answer(
     if retry_after is not None:
         return rate_limited_response(request, retry_after=retry_after)
 
+    if fault is not None and fault.kind == "slow":
+        # After the rate limit: a caller can keep no more workers asleep than its budget allows.
+        time.sleep(fault.seconds)
     response = view(request, *args, **kwargs)
     if fault is not None and fault.kind == "malformed":
         # Cut mid-document: a client must treat this as an error, not as an empty result.
@@ -168,6 +186,30 @@ def api_endpoint(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
                 state.request_record(status=status, client_id=request.sim_client_id)  # type: ignore[attr-defined]
             except redis.RedisError:
                 logger.warning("genesys_sim: Redis unavailable, request not counted")
+        response["ININ-Correlation-Id"] = request.sim_context_id  # type: ignore[attr-defined]
+        return response
+
+    return wrapper
+
+
+def control_endpoint(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """The front door of the testing aids (/sim/_faults, /sim/_reset, /sim/_stats): only where
+    fault injection is on (GENESYS_SIM_FAULTS_ENABLED), and only with a bearer token of the
+    simulated org, like its API. A bearer header is never sent by a browser on its own, so these
+    need no CSRF token."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        request.sim_context_id = str(uuid.uuid4())  # type: ignore[attr-defined]
+        if not settings.GENESYS_SIM_FAULTS_ENABLED:
+            response = error_response(
+                request, status=403, code="not.authorized", message=FAULTS_OFF_MESSAGE
+            )
+        else:
+            client = _authenticate(request)
+            response = (
+                client if isinstance(client, HttpResponse) else view(request, *args, **kwargs)
+            )
         response["ININ-Correlation-Id"] = request.sim_context_id  # type: ignore[attr-defined]
         return response
 

@@ -12,8 +12,15 @@ from dataclasses import dataclass
 STATUS_KINDS = ("500", "502", "503", "504")
 PLAIN_KINDS = (*STATUS_KINDS, "429", "malformed", "expire", "drop")
 TIMED_KINDS = ("429", "429date", "slow")
-# A typo like "429x99999999" should not fill Redis with a hundred million entries.
-MAX_REPEAT = 100_000
+# Bounds, so that neither a typo nor a caller can turn fault injection into a way to load the
+# server: a slow answer holds one of its workers for that long (a minute is already past any
+# client's timeout), a queue of faults fills Redis, and the drills need no more than a few
+# hundred. Retry-After costs the server nothing, but a client told to wait an hour is a test
+# that hangs.
+MAX_SLOW_SECONDS = 60
+MAX_RETRY_AFTER_SECONDS = 600
+MAX_REPEAT = 1_000
+MAX_FAULTS = 1_000
 # A plain "429" asks the client to come back at once, so retry loops stay quick in tests.
 DEFAULT_RETRY_AFTER = 1
 
@@ -64,6 +71,11 @@ def parse_faults(spec: str) -> list[Fault]:
         count = int(repeat) if repeat is not None else 1
         if not 1 <= count <= MAX_REPEAT:
             raise FaultSpecError(f"repeat count must be 1 to {MAX_REPEAT}, in {item!r}")
+        if len(faults) + count > MAX_FAULTS:
+            raise FaultSpecError(f"a spec may hold at most {MAX_FAULTS} faults, in {item!r}")
+        limit = MAX_SLOW_SECONDS if kind == "slow" else MAX_RETRY_AFTER_SECONDS
+        if seconds is not None and float(seconds) > limit:
+            raise FaultSpecError(f"{kind} takes at most {limit} seconds, in {item!r}")
         if seconds is not None:
             fault = Fault(kind, float(seconds))
         elif kind == "429":

@@ -46,8 +46,9 @@ type Query { conversations(query: ConversationQuery, pageToken: String): Convers
 DEFAULT_PAGE_SIZE = 100
 PAGE_TOKEN_SALT = "genesys_sim.page_token"
 
-# Filter field -> the conversation attribute it reads.
-FILTER_FIELDS = {"type": "media_type", "direction": "direction", "queueId": "queue_id"}
+# Filter field -> the attribute of org.Kind it reads. queueId reads every queue the conversation
+# meets (two when transferred, none for one without a queue, which no queueId filter matches).
+FILTER_FIELDS = {"type": "media_type", "direction": "direction", "queueId": "queue_ids"}
 FILTER_OPERATORS: dict[str, Callable[[str, str], bool]] = {
     "eq": lambda actual, wanted: actual == wanted,
     "gt": lambda actual, wanted: actual > wanted,
@@ -77,8 +78,11 @@ class ConversationsQuery:
         for field, operator, value in self.filters:
             by_field[field].append((operator, value))
         for field, tests in by_field.items():
-            actual = getattr(kind, FILTER_FIELDS[field])
-            if not any(FILTER_OPERATORS[op](actual, value) for op, value in tests):
+            found = getattr(kind, FILTER_FIELDS[field])
+            values = (found,) if isinstance(found, str) else found
+            if not any(
+                FILTER_OPERATORS[op](actual, value) for op, value in tests for actual in values
+            ):
                 return False
         return True
 
@@ -102,6 +106,13 @@ def conversations_query_read(raw: dict[str, Any]) -> ConversationsQuery:
     end_ms = _parse_moment(date_range["end"], "dateRange.end")
     if end_ms < begin_ms:
         raise GraphQLError("invalid dateRange.end: it is before dateRange.begin")
+    # The first page counts the whole range: no single request may hold a worker for long.
+    max_days = settings.GENESYS_SIM_MAX_INTERVAL_DAYS
+    if end_ms - begin_ms > max_days * 86_400_000:
+        raise GraphQLError(
+            f"invalid dateRange: at most {max_days} days in one query on the simulated org "
+            "(GENESYS_SIM_MAX_INTERVAL_DAYS)"
+        )
 
     filters = []
     for item in raw.get("filter") or ():
@@ -177,24 +188,42 @@ def _iso(ms: int) -> str:
     return (_EPOCH_NAIVE + timedelta(milliseconds=ms)).isoformat(timespec="milliseconds") + "Z"
 
 
-def _conversation_item(conversation: org.Conversation) -> dict[str, Any]:
+def _conversation_item(
+    conversation: org.Conversation, *, now_ms: int | None = None
+) -> dict[str, Any]:
+    """One `Conversation` as the contract serves it at `now_ms` (None: as once it is all over).
+
+    A conversation still going on has `endTime` and `duration` null; `waitTime` is the time in
+    queue of the queue offers it has left (null when it met no queue, or is still in the first),
+    and `holdTime` that of the holds that have ended (null when no agent has joined it yet, or
+    none ever will). `participants`: the customer, then each agent who has joined."""
+    if now_ms is None:
+        now_ms = conversation.last_emit_ms
+    legs = conversation.legs
+    waits = [leg.wait_ms for leg in legs if leg.offered and leg.leave_ms <= now_ms]
+    joined = [leg for leg in legs if leg.user_id is not None and leg.leave_ms <= now_ms]
+    holds = [
+        end - start
+        for leg in joined
+        for segment_type, start, end in leg.agent_segments()
+        if segment_type == "hold" and end <= now_ms
+    ]
     participants: list[dict[str, str | None]] = [
         {"id": conversation.customer_id, "type": "customer"}
     ]
-    if conversation.answered:
-        participants.append({"id": conversation.agent_id, "type": "agent"})
+    participants += [{"id": leg.user_id, "type": "agent"} for leg in joined]
     end_ms = conversation.end_ms
+    ended = end_ms <= now_ms
     return {
         "id": conversation.id,
         "type": conversation.media_type,
         "direction": conversation.direction,
         "startTime": _iso(conversation.start_ms),
-        "endTime": _iso(end_ms),
+        "endTime": _iso(end_ms) if ended else None,
         "metrics": {
-            "duration": (end_ms - conversation.start_ms) / 1000,
-            "waitTime": conversation.wait_ms / 1000,
-            # Hold only exists once an agent has the conversation.
-            "holdTime": conversation.hold_ms / 1000 if conversation.answered else None,
+            "duration": (end_ms - conversation.start_ms) / 1000 if ended else None,
+            "waitTime": sum(waits) / 1000 if waits else None,
+            "holdTime": sum(holds) / 1000 if joined else None,
         },
         "participants": participants,
     }
@@ -212,10 +241,12 @@ def resolve_conversations(
     # Raises UnknownView, which the view turns into HTTP 403.
     selected = org.select_kinds(view_id=spec.view_id, where=spec.matches)
 
+    # Conversations still going on are served as they are now (endTime null, ...).
+    now_ms = int(time.time() * 1000)
     if pageToken is None:
         # Conversations that have not started yet do not exist. The cut is taken once, here,
         # and carried in the token so every page of one scan sees the same conversations.
-        end_ms = min(spec.end_ms, int(time.time() * 1000))
+        end_ms = min(spec.end_ms, now_ms)
         total = org.count_selected(start_ms=spec.begin_ms, end_ms=end_ms, selected=selected)
         cursor = Cursor(after=None, served=0, total=total, end_ms=end_ms)
     else:
@@ -245,7 +276,7 @@ def resolve_conversations(
         "pageToken": next_token,
         "pageSize": spec.page_size,
         "totalCount": cursor.total,
-        "items": [_conversation_item(c) for c in page],
+        "items": [_conversation_item(c, now_ms=now_ms) for c in page],
     }
 
 

@@ -7,9 +7,9 @@ GraphQL endpoint. A request the real API would refuse is HTTP 400 with a Genesys
 message names the field at fault; so is a feature the simulator does not have (a dimension it
 cannot filter on, `order: desc`), so a client never mistakes "not simulated" for "no data".
 
-All three follow the attribution rule of org.py: a conversation belongs to the interval (and the
-aggregate bucket) that contains its start, so the details, the aggregates' nOffered and the
-GraphQL contract count the same conversations. Real Genesys differs here; see README.md.
+As at Genesys, the details query answers the conversations that start in the interval, and the
+aggregates every metric emitted in it, in the bucket of its emission (org.Leg says when each is
+emitted). README.md lists every rule, and where the views differ.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import re
 import time
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import islice
@@ -27,6 +27,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -48,16 +49,27 @@ DETAILS_MAX_DAYS_FILTERED = 31
 QUEUES_DEFAULT_PAGE_SIZE = 25
 QUEUES_MAX_PAGE_SIZE = 500
 
-# The service-level threshold per media type (seconds to answer), and the goal oServiceLevel
-# reports as its target. An answered conversation that waited longer emits nOverSla.
-SERVICE_LEVEL_SECONDS = {"voice": 20, "chat": 60, "message": 300, "email": 7200}
-SERVICE_LEVEL_TARGET = 0.8
+USERS_DEFAULT_PAGE_SIZE = 25
+USERS_MAX_PAGE_SIZE = 500
 
-# Dimensions the simulator can filter or group on -> the attribute of org.Kind (and of
-# org.Conversation) they read. Conversations differ only by kind, so these are all there is.
-CONVERSATION_DIMENSIONS = {"originatingDirection": "direction"}
-SEGMENT_DIMENSIONS = {"mediaType": "media_type", "queueId": "queue_id", "direction": "direction"}
-AGGREGATE_DIMENSIONS = {**CONVERSATION_DIMENSIONS, **SEGMENT_DIMENSIONS}
+# Dimensions the simulator can filter or group on -> how a details filter decides them: "kind"
+# once per kind of conversation (org.Kind: fast, counted without building), "conversation" per
+# conversation (built first), "presence" per conversation with exists/notExists only.
+CONVERSATION_DIMENSIONS = {"originatingDirection": "kind", "conversationEnd": "presence"}
+SEGMENT_DIMENSIONS = {
+    "mediaType": "kind",
+    "queueId": "kind",
+    "direction": "kind",
+    "userId": "conversation",
+}
+# The aggregates decide every dimension per metric, from the session that emitted it.
+AGGREGATE_DIMENSIONS = {
+    "originatingDirection": "session",
+    "mediaType": "session",
+    "queueId": "session",
+    "direction": "session",
+    "userId": "session",
+}
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -124,19 +136,38 @@ def _interval(body: Mapping[str, Any]) -> tuple[int, int]:
         moments.append(org.to_ms(moment))
     if moments[1] <= moments[0]:
         raise QueryError("Invalid {field}: the end is not after the start", field="interval")
+    # A query costs time in proportion to its span: no single request may hold a worker long.
+    max_days = settings.GENESYS_SIM_MAX_INTERVAL_DAYS
+    if moments[1] - moments[0] > max_days * 86_400_000:
+        raise QueryError(
+            "Invalid {field}: at most {days} days in one query on the simulated org "
+            "(GENESYS_SIM_MAX_INTERVAL_DAYS)",
+            field="interval",
+            days=max_days,
+        )
     return moments[0], moments[1]
 
 
 # --- Filters (the same shape for details and aggregates) -----------------------------------------
 
-KindTest = Callable[[org.Kind], bool]
+# What a filter sees: a dimension's values, empty when the dimension is absent. For the details,
+# those of the whole conversation (any of its segments); for the aggregates, those of the one
+# session that emitted a metric.
+Facts = Callable[[str], Collection[str]]
+FactsTest = Callable[[Facts], bool]
+
+
+@dataclass(frozen=True)
+class FilterTest:
+    test: FactsTest
+    per_conversation: bool  # reads a dimension that is not decided per kind
 
 
 def _filter_test(
     raw: Any, *, field: str, dimensions: Mapping[str, str], clauses_allowed: bool = True
-) -> KindTest:
+) -> FilterTest:
     """A filter `{type, predicates, clauses}` (a clause is the same without clauses) as a test
-    on a conversation's kind."""
+    on what a filter sees."""
     if not isinstance(raw, dict):
         raise QueryError("{field} must be an object", field=field)
     combine = {"and": all, "or": any}.get(raw.get("type"))  # type: ignore[arg-type]
@@ -157,10 +188,13 @@ def _filter_test(
     ]
     if not tests:
         raise QueryError("{field} needs predicates or clauses", field=field)
-    return lambda kind: combine(test(kind) for test in tests)
+    return FilterTest(
+        lambda facts: combine(t.test(facts) for t in tests),
+        any(t.per_conversation for t in tests),
+    )
 
 
-def _predicate_test(raw: Any, *, field: str, dimensions: Mapping[str, str]) -> KindTest:
+def _predicate_test(raw: Any, *, field: str, dimensions: Mapping[str, str]) -> FilterTest:
     if not isinstance(raw, dict):
         raise QueryError("{field} must be an object", field=field)
     if raw.get("type", "dimension") != "dimension":
@@ -170,32 +204,39 @@ def _predicate_test(raw: Any, *, field: str, dimensions: Mapping[str, str]) -> K
             value=raw.get("type"),
         )
     dimension = raw.get("dimension")
-    attribute = dimensions.get(dimension) if isinstance(dimension, str) else None
-    if attribute is None:
+    level = dimensions.get(dimension) if isinstance(dimension, str) else None
+    if level is None:
         raise QueryError(
             "{field}.dimension {value}: the simulated org can filter here on {known}",
             field=field,
             value=dimension,
             known=", ".join(dimensions),
         )
+    assert isinstance(dimension, str)
+    per_conversation = level != "kind"
     operator = raw.get("operator", "matches")
+    # Some conversations have no queue, or no agent, and a queue's session has no agent.
     if operator == "exists":
-        return lambda kind: True  # every conversation has a media type, a queue and a direction
+        return FilterTest(lambda facts: bool(facts(dimension)), per_conversation)
     if operator == "notExists":
-        return lambda kind: False
+        return FilterTest(lambda facts: not facts(dimension), per_conversation)
     if operator != "matches":
         raise QueryError(
             "{field}.operator {value}: use matches, exists or notExists",
             field=field,
             value=operator,
         )
+    if level == "presence":
+        raise QueryError(
+            "{field}: {value} takes operator exists or notExists", field=field, value=dimension
+        )
     value = raw.get("value")
     if not isinstance(value, str):
         raise QueryError("{field}.value is required for operator matches", field=field)
-    return lambda kind: getattr(kind, attribute) == value
+    return FilterTest(lambda facts: value in facts(dimension), per_conversation)
 
 
-def _filters_test(raw: Any, *, field: str, dimensions: Mapping[str, str]) -> list[KindTest]:
+def _filters_test(raw: Any, *, field: str, dimensions: Mapping[str, str]) -> list[FilterTest]:
     """A list of filters (conversationFilters, segmentFilters): each must hold."""
     if raw is None:
         return []
@@ -206,8 +247,54 @@ def _filters_test(raw: Any, *, field: str, dimensions: Mapping[str, str]) -> lis
     ]
 
 
-def _select(tests: list[KindTest]) -> frozenset[int]:
-    return org.select_kinds(where=lambda kind: all(test(kind) for test in tests))
+def _all_hold(tests: list[FilterTest]) -> FactsTest | None:
+    if not tests:
+        return None
+    return lambda facts: all(t.test(facts) for t in tests)
+
+
+def _kind_facts(kind: org.Kind) -> Facts:
+    values = {
+        "originatingDirection": (kind.direction,),
+        "direction": (kind.direction,),
+        "mediaType": (kind.media_type,),
+        "queueId": kind.queue_ids,  # a transferred conversation meets two queues
+    }
+    return values.__getitem__
+
+
+def _conversation_facts(conversation: org.Conversation, *, now_ms: int) -> Facts:
+    """What a details filter sees of a conversation at `now_ms`: the agents who have joined it
+    so far, whether it has ended, and its kind's dimensions."""
+    of_kind = _kind_facts(conversation.kind)
+
+    def facts(dimension: str) -> Collection[str]:
+        if dimension == "userId":
+            return [
+                leg.user_id
+                for leg in conversation.legs
+                if leg.user_id is not None and leg.leave_ms <= now_ms
+            ]
+        if dimension == "conversationEnd":
+            return (_iso(conversation.end_ms),) if conversation.end_ms <= now_ms else ()
+        return of_kind(dimension)
+
+    return facts
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What details filters let through: the kinds (decided without building a conversation)
+    and, when a filter reads a per-conversation dimension, the test each conversation passes."""
+
+    kinds: frozenset[int]
+    test: FactsTest | None
+
+
+def _select(tests: list[FilterTest]) -> Selection:
+    per_kind = [t for t in tests if not t.per_conversation]
+    kinds = org.select_kinds(where=lambda kind: all(t.test(_kind_facts(kind)) for t in per_kind))
+    return Selection(kinds, _all_hold([t for t in tests if t.per_conversation]))
 
 
 # --- POST /api/v2/analytics/conversations/details/query -------------------------------------------
@@ -217,7 +304,7 @@ def _select(tests: list[KindTest]) -> frozenset[int]:
 class DetailsQuery:
     start_ms: int
     end_ms: int
-    selected: frozenset[int]
+    selection: Selection
     page_size: int
     page_number: int
 
@@ -289,122 +376,187 @@ def _paging(paging: Any) -> tuple[int, int]:
     return numbers[0], numbers[1]
 
 
-def _position_before(
-    *, start_ms: int, end_ms: int, selected: frozenset[int], offset: int
-) -> tuple[int, int] | None:
+@dataclass(frozen=True)
+class DetailsSpan:
+    """What a details query sees at `now_ms`: the conversations that started in
+    [start_ms, end_ms), are already visible (org.VISIBILITY_DELAY_*) and pass the filters."""
+
+    start_ms: int
+    end_ms: int
+    selection: Selection
+    now_ms: int
+
+    def within(self, *, start_ms: int, end_ms: int) -> DetailsSpan:
+        return DetailsSpan(
+            max(start_ms, self.start_ms), min(end_ms, self.end_ms), self.selection, self.now_ms
+        )
+
+
+def _details_iter(
+    span: DetailsSpan, *, after: tuple[int, int] | None = None
+) -> Iterator[org.Conversation]:
+    test, now_ms = span.selection.test, span.now_ms
+    for conversation in org.iter_selected(
+        start_ms=span.start_ms, end_ms=span.end_ms, selected=span.selection.kinds, after=after
+    ):
+        if conversation.visible_ms > now_ms:
+            continue
+        if test is None or test(_conversation_facts(conversation, now_ms=now_ms)):
+            yield conversation
+
+
+def _details_count(span: DetailsSpan) -> int:
+    """How many `_details_iter` yields. Conversations that started over the longest visibility
+    delay ago are all visible: without a per-conversation filter they are counted, not built."""
+    total, start_ms = 0, span.start_ms
+    if span.selection.test is None:
+        start_ms = max(start_ms, min(span.end_ms, span.now_ms - org.VISIBILITY_DELAY_MAX_MS))
+        total = org.count_selected(
+            start_ms=span.start_ms, end_ms=start_ms, selected=span.selection.kinds
+        )
+    if start_ms < span.end_ms:
+        total += sum(1 for _ in _details_iter(span.within(start_ms=start_ms, end_ms=span.end_ms)))
+    return total
+
+
+def _position_before(span: DetailsSpan, *, offset: int) -> tuple[int, int] | None:
     """Where a page that starts at the `offset`-th conversation (0-based) resumes: the position
-    of the one before it. Whole minutes are only counted (no conversation is built), so a deep
-    page costs O(minutes), not O(conversations)."""
+    of the one before it. Whole minutes are only counted (no conversation is built, unless a
+    filter is decided per conversation), so a deep page costs O(minutes), not O(conversations)."""
     if offset == 0:
         return None
     remaining = offset
-    minute = start_ms // org.MINUTE_MS
-    while minute * org.MINUTE_MS < end_ms:
-        low = max(start_ms, minute * org.MINUTE_MS)
-        high = min(end_ms, (minute + 1) * org.MINUTE_MS)
-        count = org.count_selected(start_ms=low, end_ms=high, selected=selected)
+    minute = span.start_ms // org.MINUTE_MS
+    while minute * org.MINUTE_MS < span.end_ms:
+        one = span.within(start_ms=minute * org.MINUTE_MS, end_ms=(minute + 1) * org.MINUTE_MS)
+        count = _details_count(one)
         if count >= remaining:
-            found = islice(
-                org.iter_selected(start_ms=low, end_ms=high, selected=selected), remaining
-            )
-            return list(found)[-1].position
+            return list(islice(_details_iter(one), remaining))[-1].position
         remaining -= count
         minute += 1
     return (minute, 0)  # past the end: the page is empty
 
 
-def _sub_id(conversation_id: str, tag: str) -> str:
+def _sub_id(conversation_id: str, tag: str, leg: int = 0) -> str:
     # Another id of the conversation's family (participants, sessions): org.py marks the
-    # conversation with 8 and its customer with 9 at this position.
-    return conversation_id[:19] + tag + conversation_id[20:]
+    # conversation with 8 and its customer with 9 at position 19; a second leg's ids also have
+    # 5 for 4 at position 14.
+    found = conversation_id[:19] + tag + conversation_id[20:]
+    return found[:14] + str(4 + leg) + found[15:] if leg else found
 
 
-def _over_sla(conversation: org.Conversation) -> bool:
-    threshold_ms = SERVICE_LEVEL_SECONDS[conversation.media_type] * 1000
-    return conversation.answered and conversation.wait_ms > threshold_ms
+INTERNAL_CALLER_NAME = "Internal caller"
 
 
-def detail_conversation(c: org.Conversation) -> dict[str, Any]:
-    """One AnalyticsConversation (the SDKs' model): customer, queue (acd) and, when answered, agent.
+def detail_conversation(c: org.Conversation, *, now_ms: int) -> dict[str, Any]:
+    """One AnalyticsConversation (the SDKs' model) as the details query sees it at `now_ms`.
 
-    Metrics follow the reference example: nOffered, tAcd, tAbandon and nOverSla on the queue's
-    session; tAnswered, tTalkComplete, tHeldComplete, tAcw and tHandle on the agent's; all in
-    milliseconds. Every conversation, outbound too, passes through its queue (org.py)."""
-    answered_at = c.start_ms + c.wait_ms
+    Participants: the customer (purpose `user` for an internal call: a colleague's extension,
+    not one of the org's agents), then per leg the queue (`acd`, when offered) and the agent.
+    Metrics are org.Leg's, with their emitDate, but only those already emitted (and not the
+    aggregate-only tWait and oServiceLevel); segments that have not started are left out, the
+    current one has no segmentEnd, and a conversation still going on has no conversationEnd."""
 
-    def metric(name: str, value: int, at: int) -> dict[str, Any]:
-        return {"name": name, "value": value, "emitDate": _iso(at)}
+    def metrics(found: list[org.Metric]) -> list[dict[str, Any]]:
+        return [
+            {"name": m.name, "value": m.value, "emitDate": _iso(m.emit_ms)}
+            for m in found
+            if m.emit_ms <= now_ms and m.name not in org.AGGREGATE_ONLY_METRICS
+        ]
 
-    def segment(start: int, end: int, kind: str, **extra: str) -> dict[str, Any]:
-        return {"segmentStart": _iso(start), "segmentEnd": _iso(end), "segmentType": kind, **extra}
+    def segments(found: list[tuple[str, int, int, dict[str, str]]]) -> list[dict[str, Any]]:
+        shown = []
+        for segment_type, start, end, extra in found:
+            if start > now_ms:
+                break
+            segment = {"segmentStart": _iso(start)}
+            if end <= now_ms:
+                segment["segmentEnd"] = _iso(end)
+            segment["segmentType"] = segment_type
+            segment |= {k: v for k, v in extra.items() if k != "disconnectType" or end <= now_ms}
+            shown.append(segment)
+        return shown
 
-    def session(tag: str, metrics: list[dict[str, Any]], segments: list[dict[str, Any]]) -> dict:
-        found = {
-            "sessionId": _sub_id(c.id, tag),
+    def participant(
+        ids: tuple[str, str],
+        found_metrics: list[org.Metric],
+        found_segments: list[tuple[str, int, int, dict[str, str]]],
+        **fields: str,
+    ) -> dict[str, Any] | None:
+        shown = segments(found_segments)
+        if not shown:
+            return None  # has not joined yet
+        session: dict[str, Any] = {
+            "sessionId": ids[1],
             "mediaType": c.media_type,
             "direction": c.direction,
         }
-        return found | ({"metrics": metrics} if metrics else {}) | {"segments": segments}
+        if shown_metrics := metrics(found_metrics):
+            session["metrics"] = shown_metrics
+        session["segments"] = shown
+        return {"participantId": ids[0], **fields, "sessions": [session]}
 
-    customer_segment = segment(c.start_ms, c.end_ms, "interact", disconnectType="endpoint")
-    queue_metrics = [metric("nOffered", 1, c.start_ms), metric("tAcd", c.wait_ms, answered_at)]
-    if c.abandoned:
-        queue_metrics.append(metric("tAbandon", c.wait_ms, answered_at))
-    if _over_sla(c):
-        queue_metrics.append(metric("nOverSla", 1, answered_at))
-    queue_segment = segment(
-        c.start_ms,
-        answered_at,
-        "interact",
-        queueId=c.queue_id,
-        disconnectType="transfer" if c.answered else "peer",
-    )
-    participants: list[dict[str, Any]] = [
-        {
-            "participantId": c.customer_id,
-            "purpose": "customer",
-            "sessions": [session("c", [], [customer_segment])],
-        },
-        {
-            "participantId": _sub_id(c.id, "a"),
-            "purpose": "acd",
-            "participantName": org.QUEUES_BY_ID[c.queue_id].name,
-            "sessions": [session("d", queue_metrics, [queue_segment])],
-        },
-    ]
-    if c.answered:
-        talk_end = answered_at + c.talk_ms
-        wrapup_end = c.end_ms + c.acw_ms
-        agent_metrics = [
-            metric("tAnswered", c.wait_ms, answered_at),
-            metric("tTalkComplete", c.talk_ms, talk_end),
-        ]
-        segments = [segment(answered_at, talk_end, "interact", queueId=c.queue_id)]
-        if c.hold_ms:
-            agent_metrics.append(metric("tHeldComplete", c.hold_ms, c.end_ms))
-            segments.append(segment(talk_end, c.end_ms, "hold", queueId=c.queue_id))
-        segments[-1]["disconnectType"] = "endpoint"
-        segments.append(segment(c.end_ms, wrapup_end, "wrapup"))
-        agent_metrics += [
-            metric("tAcw", c.acw_ms, wrapup_end),
-            metric("tHandle", c.talk_ms + c.hold_ms + c.acw_ms, wrapup_end),
-        ]
-        participants.append(
-            {
-                "participantId": _sub_id(c.id, "b"),
-                "purpose": "agent",
-                "userId": c.agent_id,
-                "sessions": [session("e", agent_metrics, segments)],
-            }
+    if c.route == "internal":
+        caller = {"purpose": "user", "participantName": INTERNAL_CALLER_NAME}
+    else:
+        caller = {"purpose": "customer"}
+    found = [
+        participant(
+            (c.customer_id, _sub_id(c.id, "c")),
+            [],
+            [("interact", c.start_ms, c.end_ms, {"disconnectType": "endpoint"})],
+            **caller,
         )
-    return {
+    ]
+    for number, leg in enumerate(c.legs):
+        if leg.offered:
+            assert leg.queue_id is not None
+            end_type = {"answered": "transfer", "abandoned": "peer", "flowout": "transfer"}
+            found.append(
+                participant(
+                    (_sub_id(c.id, "a", number), _sub_id(c.id, "d", number)),
+                    leg.queue_metrics(),
+                    [
+                        (
+                            "interact",
+                            leg.enter_ms,
+                            leg.leave_ms,
+                            {"queueId": leg.queue_id, "disconnectType": end_type[leg.outcome]},
+                        )
+                    ],
+                    purpose="acd",
+                    participantName=org.QUEUES_BY_ID[leg.queue_id].name,
+                )
+            )
+        if leg.user_id is not None:
+            timeline = leg.agent_segments()
+            agent_segments = []
+            for segment_type, start, end in timeline:
+                extra = (
+                    {"queueId": leg.queue_id} if leg.queue_id and segment_type != "wrapup" else {}
+                )
+                agent_segments.append((segment_type, start, end, extra))
+            # The agent's last segment before wrap-up ends the call, or hands it to a queue.
+            agent_segments[-2][3]["disconnectType"] = "transfer" if leg.transferred else "endpoint"
+            found.append(
+                participant(
+                    (_sub_id(c.id, "b", number), _sub_id(c.id, "e", number)),
+                    leg.agent_metrics(),
+                    agent_segments,
+                    purpose="agent",
+                    userId=leg.user_id,
+                    participantName=org.AGENTS_BY_ID[leg.user_id].name,
+                )
+            )
+    conversation: dict[str, Any] = {
         "conversationId": c.id,
         "conversationStart": _iso(c.start_ms),
-        # Known from the start in the simulator, even while the conversation is still going on.
-        "conversationEnd": _iso(c.end_ms),
-        "originatingDirection": c.direction,
-        "participants": participants,
     }
+    if c.end_ms <= now_ms:
+        conversation["conversationEnd"] = _iso(c.end_ms)
+    conversation["originatingDirection"] = c.direction
+    conversation["participants"] = [p for p in found if p is not None]
+    return conversation
 
 
 @csrf_exempt
@@ -415,41 +567,42 @@ def conversation_details_query(request: HttpRequest) -> HttpResponse:
         query = details_query_read(_json_body(request))
     except QueryError as error:
         return _bad_request(request, error)
+    now_ms = _now_ms()
     # Conversations that have not started yet do not exist.
-    start_ms, end_ms, selected = query.start_ms, min(query.end_ms, _now_ms()), query.selected
-    after = _position_before(
-        start_ms=start_ms,
-        end_ms=end_ms,
-        selected=selected,
-        offset=(query.page_number - 1) * query.page_size,
-    )
-    found = org.iter_selected(start_ms=start_ms, end_ms=end_ms, selected=selected, after=after)
-    page = list(islice(found, query.page_size))
-    body: dict[str, Any] = {
-        "totalHits": org.count_selected(start_ms=start_ms, end_ms=end_ms, selected=selected)
-    }
+    span = DetailsSpan(query.start_ms, min(query.end_ms, now_ms), query.selection, now_ms)
+    after = _position_before(span, offset=(query.page_number - 1) * query.page_size)
+    page = list(islice(_details_iter(span, after=after), query.page_size))
+    body: dict[str, Any] = {"totalHits": _details_count(span)}
     if page:
         # The field is absent on an empty page: clients page until it is (as the SDK samples do).
-        body["conversations"] = [detail_conversation(c) for c in page]
+        body["conversations"] = [detail_conversation(c, now_ms=now_ms) for c in page]
     return json_response(body)
 
 
 # --- POST /api/v2/analytics/conversations/aggregates/query ----------------------------------------
 
-# What each metric records for a conversation (milliseconds for t*, 1 for n*, 1 or 0 within the
-# service level for oServiceLevel), or None when the conversation emits no such metric.
-METRICS: dict[str, Callable[[org.Conversation], int | None]] = {
-    "nOffered": lambda c: 1,
-    "nOverSla": lambda c: 1 if _over_sla(c) else None,
-    "oServiceLevel": lambda c: 0 if c.abandoned or _over_sla(c) else 1,
-    "tAcd": lambda c: c.wait_ms,
-    "tAnswered": lambda c: c.wait_ms if c.answered else None,
-    "tAbandon": lambda c: c.wait_ms if c.abandoned else None,
-    "tTalk": lambda c: c.talk_ms if c.answered else None,
-    "tHeld": lambda c: c.hold_ms if c.hold_ms else None,
-    "tAcw": lambda c: c.acw_ms if c.answered else None,
-    "tHandle": lambda c: c.talk_ms + c.hold_ms + c.acw_ms if c.answered else None,
-}
+# The metrics the simulated org emits (org.Leg says when each is emitted, and on which session).
+METRICS = (
+    "nOffered",
+    "nOverSla",
+    "nTransferred",
+    "nOutbound",
+    "oServiceLevel",
+    "tAcd",
+    "tWait",
+    "tAnswered",
+    "tAbandon",
+    "tShortAbandon",
+    "tFlowOut",
+    "tDialing",
+    "tContacting",
+    "tTalk",
+    "tTalkComplete",
+    "tHeld",
+    "tHeldComplete",
+    "tAcw",
+    "tHandle",
+)
 
 _GRANULARITY = re.compile(
     r"^P(?:(?P<weeks>\d+)W|(?P<days>\d+)D|T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?)$"
@@ -457,30 +610,38 @@ _GRANULARITY = re.compile(
 
 
 class _Stats:
-    __slots__ = ("count", "sum", "min", "max")
+    __slots__ = ("count", "sum", "min", "max", "targets")
 
     def __init__(self) -> None:
         self.count, self.sum, self.min, self.max = 0, 0, math.inf, -math.inf
+        self.targets: set[float] = set()
 
     def add(self, value: int) -> None:
         self.count += 1
         self.sum += value
-        self.min = min(self.min, value)
-        self.max = max(self.max, value)
+        if value < self.min:
+            self.min = value
+        if value > self.max:
+            self.max = value
 
     def body(self, metric: str) -> dict[str, Any]:
         # The shapes of the quick-hits sample (MyPureCloud/quick-hits-python, analytics/
         # analytics-conversation-aggregate-query/results.json): n* carry a count, t* max/min/
-        # count/sum, o* a ratio of numerator (within the level) over denominator (offered).
+        # count/sum, o* a ratio of numerator (answered within the level) over denominator
+        # (answered + abandoned, as org.SERVICE_LEVEL_COUNTS_* say).
         if metric.startswith("n"):
             return {"count": self.count}
         if metric.startswith("o"):
-            return {
-                "ratio": self.sum / self.count,
+            found = {
                 "numerator": self.sum,
                 "denominator": self.count,
-                "target": SERVICE_LEVEL_TARGET,
+                "ratio": self.sum / self.count,
             }
+            # The queue's goal; a group that mixes queues or media types with different goals
+            # has none.
+            if len(self.targets) == 1:
+                found["target"] = next(iter(self.targets))
+            return found
         return {"max": self.max, "min": self.min, "count": self.count, "sum": self.sum}
 
 
@@ -520,7 +681,7 @@ class AggregatesQuery:
     edges: list[int]
     metrics: list[str]
     group_by: list[str]
-    selected: frozenset[int]
+    test: FactsTest | None  # decided per metric, on the session that emitted it
 
 
 def aggregates_query_read(body: Mapping[str, Any]) -> AggregatesQuery:
@@ -554,34 +715,86 @@ def aggregates_query_read(body: Mapping[str, Any]) -> AggregatesQuery:
     edges = bucket_edges(
         start_ms=start_ms, end_ms=end_ms, granularity=body.get("granularity"), tz=tz
     )
-    return AggregatesQuery(start_ms, end_ms, edges, metrics, group_by, _select(tests))
+    return AggregatesQuery(start_ms, end_ms, edges, metrics, group_by, _all_hold(tests))
+
+
+def _emitting_conversations(*, start_ms: int, end_ms: int) -> Iterator[org.Conversation]:
+    """Every conversation that may emit a metric in [start_ms, end_ms): those that start in it,
+    and those that started before it, up to their kind's lifetime (org.Kind.lifetime_ms) before.
+    The look-back is done in steps, so the long-lived kinds (emails, transfers) alone are built
+    for the hours before the interval."""
+    lifetimes = sorted({kind.lifetime_ms for kind in org.KINDS}, reverse=True)
+    for step, lifetime in enumerate(lifetimes):
+        later = lifetimes[step + 1] if step + 1 < len(lifetimes) else 0
+        kinds = frozenset(n for n, k in enumerate(org.KINDS) if k.lifetime_ms >= lifetime)
+        yield from org.iter_selected(
+            start_ms=start_ms - lifetime, end_ms=start_ms - later, selected=kinds
+        )
+    yield from org.iter_selected(start_ms=start_ms, end_ms=end_ms, selected=org.ALL_KINDS)
+
+
+def _session_facts(values: Mapping[str, str | None]) -> Facts:
+    return lambda dimension: () if (value := values[dimension]) is None else (value,)
+
+
+def metric_sessions(
+    conversation: org.Conversation,
+) -> Iterator[tuple[str | None, str | None, list[org.Metric]]]:
+    """(queueId, userId, metrics) of each session that emits metrics: a leg's queue (no user),
+    and its agent (with the leg's queue, if any)."""
+    for leg in conversation.legs:
+        if leg.offered:
+            yield leg.queue_id, None, leg.queue_metrics()
+        if leg.user_id is not None:
+            yield leg.queue_id, leg.user_id, leg.agent_metrics()
 
 
 def aggregates_results(query: AggregatesQuery, *, now_ms: int) -> list[dict[str, Any]]:
-    """The `results` list: one entry per group, each with its non-empty buckets in order."""
-    # The group always holds mediaType, as the quick-hits sample observed at Genesys.
+    """The `results` list: one entry per group, each with its non-empty buckets in order.
+
+    Every metric goes to the bucket in which it is emitted, and only once emitted (by `now_ms`).
+    A metric's group holds the dimensions of the session that emitted it: mediaType always (as
+    the quick-hits sample observed at Genesys), and each grouped dimension the session has (a
+    metric with no queue or no agent comes in a group without that key)."""
+    until = min(query.end_ms, now_ms + 1)
+    wanted = set(query.metrics)
     dimensions = ["mediaType", *(d for d in query.group_by if d != "mediaType")]
-    cells: dict[tuple[str, ...], dict[int, dict[str, _Stats]]] = defaultdict(
+    edges, start_ms = query.edges, query.start_ms
+    cells: dict[tuple[tuple[str, str], ...], dict[int, dict[str, _Stats]]] = defaultdict(
         lambda: defaultdict(dict)
     )
-    conversations = org.iter_selected(
-        start_ms=query.start_ms, end_ms=min(query.end_ms, now_ms), selected=query.selected
-    )
-    for conversation in conversations:
-        # Attribution: the bucket that holds the conversation's start.
-        bucket = bisect_right(query.edges, conversation.start_ms) - 1
-        group = tuple(getattr(conversation, AGGREGATE_DIMENSIONS[d]) for d in dimensions)
-        cell = cells[group][bucket]
-        for name in query.metrics:
-            value = METRICS[name](conversation)
-            if value is not None:
-                cell.setdefault(name, _Stats()).add(value)
+    for conversation in _emitting_conversations(start_ms=start_ms, end_ms=until):
+        media_type, direction = conversation.media_type, conversation.direction
+        for queue_id, user_id, metrics in metric_sessions(conversation):
+            values = {
+                "mediaType": media_type,
+                "originatingDirection": direction,
+                "direction": direction,
+                "queueId": queue_id,
+                "userId": user_id,
+            }
+            if query.test is not None and not query.test(_session_facts(values)):
+                continue
+            group = tuple((d, v) for d in dimensions if (v := values[d]) is not None)
+            buckets = cells[group]
+            for name, value, emit_ms in metrics:
+                if name not in wanted or not start_ms <= emit_ms < until:
+                    continue
+                cell = buckets[bisect_right(edges, emit_ms) - 1]
+                stats = cell.get(name)
+                if stats is None:
+                    stats = cell[name] = _Stats()
+                stats.add(value)
+                if name == "oServiceLevel":
+                    assert queue_id is not None
+                    level = org.QUEUES_BY_ID[queue_id].service_levels[media_type]
+                    stats.targets.add(level.percentage)
 
     results = []
     for group in sorted(cells):
         data = [
             {
-                "interval": f"{_iso(query.edges[b])}/{_iso(query.edges[b + 1])}",
+                "interval": f"{_iso(edges[b])}/{_iso(edges[b + 1])}",
                 "metrics": [
                     {"metric": name, "stats": stats[name].body(name)}
                     for name in query.metrics
@@ -592,7 +805,7 @@ def aggregates_results(query: AggregatesQuery, *, now_ms: int) -> list[dict[str,
             if stats  # buckets without data are omitted, as at Genesys
         ]
         if data:
-            results.append({"group": dict(zip(dimensions, group, strict=True)), "data": data})
+            results.append({"group": dict(group), "data": data})
     return results
 
 
@@ -628,35 +841,30 @@ def _page_param(request: HttpRequest, name: str, default: int, maximum: int) -> 
     return value
 
 
-@require_GET
-@api_endpoint
-def routing_queues(request: HttpRequest) -> HttpResponse:
-    """The queue list, by name, in the paged-entity shape of Genesys list endpoints."""
+def _entity_page(
+    request: HttpRequest,
+    *,
+    path: str,
+    entities: list[dict[str, Any]],
+    default_page_size: int,
+    max_page_size: int,
+) -> HttpResponse:
+    """One page of a Genesys list endpoint: `?pageSize=&pageNumber=` and the paged-entity shape."""
     try:
-        page_size = _page_param(request, "pageSize", QUEUES_DEFAULT_PAGE_SIZE, QUEUES_MAX_PAGE_SIZE)
+        page_size = _page_param(request, "pageSize", default_page_size, max_page_size)
         page_number = _page_param(request, "pageNumber", 1, 1_000_000)
     except QueryError as error:
         return _bad_request(request, error)
-    queues = sorted(org.QUEUES, key=lambda q: q.name)
-    page_count = math.ceil(len(queues) / page_size)
-    page = queues[(page_number - 1) * page_size : page_number * page_size]
+    page_count = math.ceil(len(entities) / page_size)
 
     def uri(number: int) -> str:
-        return f"/api/v2/routing/queues?pageSize={page_size}&pageNumber={number}"
+        return f"{path}?pageSize={page_size}&pageNumber={number}"
 
     body: dict[str, Any] = {
-        "entities": [
-            {
-                "id": q.id,
-                "name": q.name,
-                "memberCount": len(q.agent_ids),
-                "selfUri": f"/api/v2/routing/queues/{q.id}",
-            }
-            for q in page
-        ],
+        "entities": entities[(page_number - 1) * page_size : page_number * page_size],
         "pageSize": page_size,
         "pageNumber": page_number,
-        "total": len(queues),
+        "total": len(entities),
         "pageCount": page_count,
         "firstUri": uri(1),
         "selfUri": uri(page_number),
@@ -667,3 +875,53 @@ def routing_queues(request: HttpRequest) -> HttpResponse:
     if page_number > 1:
         body["previousUri"] = uri(page_number - 1)
     return json_response(body)
+
+
+def queue_entity(queue: org.Queue) -> dict[str, Any]:
+    """A queue as GET /api/v2/routing/queues lists it. `mediaSettings` keeps the names of the
+    SDKs' QueueMediaSettings (call, callback, chat, email, message) and ServiceLevel
+    (percentage 0..1, durationMs)."""
+    return {
+        "id": queue.id,
+        "name": queue.name,
+        "memberCount": len(queue.agent_ids),
+        "mediaSettings": {
+            org.MEDIA_SETTINGS_KEYS[media_type]: {
+                "serviceLevel": {"percentage": level.percentage, "durationMs": level.duration_ms}
+            }
+            for media_type, level in queue.service_levels.items()
+        },
+        "selfUri": f"/api/v2/routing/queues/{queue.id}",
+    }
+
+
+@require_GET
+@api_endpoint
+def routing_queues(request: HttpRequest) -> HttpResponse:
+    """The queue list, by name, in the paged-entity shape of Genesys list endpoints."""
+    return _entity_page(
+        request,
+        path="/api/v2/routing/queues",
+        entities=[queue_entity(q) for q in sorted(org.QUEUES, key=lambda q: q.name)],
+        default_page_size=QUEUES_DEFAULT_PAGE_SIZE,
+        max_page_size=QUEUES_MAX_PAGE_SIZE,
+    )
+
+
+# --- GET /api/v2/users ----------------------------------------------------------------------------
+
+
+@require_GET
+@api_endpoint
+def users(request: HttpRequest) -> HttpResponse:
+    """The org's users (its agents), by name, paged like the queue list."""
+    return _entity_page(
+        request,
+        path="/api/v2/users",
+        entities=[
+            {"id": a.id, "name": a.name, "state": "active", "selfUri": f"/api/v2/users/{a.id}"}
+            for a in sorted(org.AGENTS, key=lambda a: a.name)
+        ],
+        default_page_size=USERS_DEFAULT_PAGE_SIZE,
+        max_page_size=USERS_MAX_PAGE_SIZE,
+    )

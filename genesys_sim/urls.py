@@ -20,6 +20,7 @@ urlpatterns = [
         name="genesys_sim_aggregates_query",
     ),
     path("api/v2/routing/queues", rest_api.routing_queues, name="genesys_sim_routing_queues"),
+    path("api/v2/users", rest_api.users, name="genesys_sim_users"),
     path("_stats", views.stats, name="genesys_sim_stats"),
     path("_reset", views.reset, name="genesys_sim_reset"),
     path("_faults", views.faults, name="genesys_sim_faults"),

@@ -8,10 +8,10 @@ import orjson
 import redis
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from genesys_sim import auth, graphql_api, state
-from genesys_sim.decorators import api_endpoint, error_response, json_response
+from genesys_sim.decorators import api_endpoint, control_endpoint, error_response, json_response
 from genesys_sim.faults import FaultSpecError, parse_faults
 
 logger = logging.getLogger(__name__)
@@ -102,22 +102,27 @@ def analytics_graphql(request: HttpRequest) -> HttpResponse:
 
 
 # --- testing aids: simulator-only, never part of the Genesys surface ------------------------------
+# Each takes a bearer token and works only with fault injection on (control_endpoint).
 
 
-@require_GET
+@csrf_exempt
+@require_safe
+@control_endpoint
 def stats(request: HttpRequest) -> HttpResponse:
     return json_response(state.stats_read())
 
 
 @csrf_exempt
 @require_POST
+@control_endpoint
 def reset(request: HttpRequest) -> HttpResponse:
     state.state_reset()
     return json_response({"reset": True})
 
 
 @csrf_exempt
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
+@control_endpoint
 def faults(request: HttpRequest) -> HttpResponse:
     """GET: the queued faults. POST {"faults": "429x3,500"}: replace the queue ("" empties it)."""
     if request.method == "POST":

@@ -8,6 +8,12 @@ from django.test import Client
 
 from genesys_sim import state
 from tests.genesys_sim.helpers import CONVERSATIONS_QUERY, GRAPHQL_URL, TOKEN_URL, basic_header
+from tests.genesys_sim.rest_helpers import (  # noqa: F401 (fixtures of the REST tests)
+    aggregates,
+    details,
+    details_all,
+    quiet_org,
+)
 
 
 @pytest.fixture(autouse=True)

@@ -54,13 +54,13 @@ def test_it_answers_the_tutorials_query_with_well_formed_conversations(graphql):
         assert DAY + timedelta(hours=9) <= start < DAY + timedelta(hours=10)
         metrics = item["metrics"]
         assert metrics["duration"] == pytest.approx((end - start).total_seconds())
-        assert metrics["waitTime"] >= 0
+        assert metrics["waitTime"] is None or metrics["waitTime"] >= 0  # None: met no queue
         types = [p["type"] for p in item["participants"]]
-        if metrics["holdTime"] is None:  # not answered: no agent, no hold
-            assert types == ["customer"]
+        if metrics["holdTime"] is None:  # no agent had it: no hold
+            assert types == ["customer"] and metrics["waitTime"] is not None
         else:
-            assert types == ["customer", "agent"]
-            assert item["participants"][1]["id"] in org.AGENT_IDS
+            assert types in (["customer", "agent"], ["customer", "agent", "agent"])
+            assert {p["id"] for p in item["participants"][1:]} <= set(org.AGENT_IDS)
     starts = [item["startTime"] for item in page["items"]]
     assert starts == sorted(starts)
 
@@ -242,3 +242,34 @@ def test_it_answers_400_to_a_body_that_is_not_graphql(client, token):
     )
     assert response.status_code == 400
     assert response.json()["code"] == "bad.request"
+
+
+def test_it_gives_no_wait_without_a_queue_and_every_agent_of_a_transfer(graphql):
+    variables = conversations_variables(iso(DAY), iso(DAY + timedelta(days=1)), pageSize=500)
+    items = {item["id"]: item for item in fetch_all(graphql, variables)}
+    for c in org.iter_conversations(start=DAY, end=DAY + timedelta(days=1)):
+        item = items[c.id]
+        if not c.offered:
+            assert item["metrics"]["waitTime"] is None
+        else:
+            assert item["metrics"]["waitTime"] == pytest.approx(c.wait_ms / 1000)
+        assert [p["id"] for p in item["participants"][1:]] == list(c.user_ids)
+        if c.answered:
+            assert item["metrics"]["holdTime"] == pytest.approx(c.hold_ms / 1000)
+    assert any(len(c["participants"]) == 3 for c in items.values())
+
+
+def test_a_conversation_still_going_on_has_no_end_nor_duration(graphql, time_machine):
+    now = DAY + timedelta(hours=9, minutes=30)
+    time_machine.move_to(now, tick=False)
+    page = page_of(graphql(conversations_variables(end="2024-05-01T09:30:00Z", pageSize=500)))
+    live = [i for i in page["items"] if i["endTime"] is None]
+    assert live and all(i["metrics"]["duration"] is None for i in live)
+    ended = [i for i in page["items"] if i["endTime"] is not None]
+    assert ended and all(i["endTime"] <= "2024-05-01T09:30:00.000Z" for i in ended)
+    going_on = {
+        c.id
+        for c in org.iter_conversations(start=DAY + timedelta(hours=9), end=now)
+        if c.end_ms > org.to_ms(now)
+    }
+    assert {i["id"] for i in live} == going_on

@@ -7,9 +7,9 @@ from email.utils import parsedate_to_datetime
 import orjson
 import pytest
 
-from genesys_sim import state
+from genesys_sim import decorators, state
 from genesys_sim.faults import FaultSpecError, parse_faults
-from tests.genesys_sim.helpers import conversations_variables
+from tests.genesys_sim.helpers import GRAPHQL_URL, conversations_variables
 
 # Inside a minute, far from its edges, so a fixed window never turns mid-test.
 NOW = datetime(2030, 1, 1, 12, 0, 15, tzinfo=UTC)
@@ -28,6 +28,12 @@ def assert_genesys_error(response, status: int, code: str) -> dict:
 def frozen_clock(time_machine) -> None:
     # Autouse, so the clock is set before the token fixture asks for a token.
     time_machine.move_to(NOW, tick=False)
+
+
+@pytest.fixture
+def bearer(token: str) -> dict[str, str]:
+    """The headers the control endpoints need: a token of the simulated org."""
+    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture
@@ -138,16 +144,18 @@ def test_it_queues_faults_from_the_settings_once_across_requests(ask, settings):
     assert [ask().status_code for _ in range(4)] == [500, 500, 429, 200]
 
 
-def test_it_queues_faults_posted_to_faults(client, ask):
+def test_it_queues_faults_posted_to_faults(client, ask, bearer):
     response = client.post(
-        "/sim/_faults", {"faults": "503,expire"}, content_type="application/json"
+        "/sim/_faults", {"faults": "503,expire"}, content_type="application/json", headers=bearer
     )
     assert response.json() == {"faults": ["503", "expire"]}
     # A header fault is for its own request only and leaves the queue alone.
     assert ask("504").status_code == 504
     assert [ask().status_code for _ in range(3)] == [503, 401, 200]
-    assert client.get("/sim/_faults").json() == {"faults": []}
-    response = client.post("/sim/_faults", {"faults": "boom"}, content_type="application/json")
+    assert client.get("/sim/_faults", headers=bearer).json() == {"faults": []}
+    response = client.post(
+        "/sim/_faults", {"faults": "boom"}, content_type="application/json", headers=bearer
+    )
     assert response.status_code == 400 and "boom" in response.json()["error"]
 
 
@@ -165,15 +173,126 @@ def test_it_reads_fault_specs():
             parse_faults(bad)
 
 
-def test_it_counts_requests_and_resets(client, ask, settings):
+@pytest.mark.parametrize(
+    ("spec", "says"),
+    [
+        ("slow:61", "slow takes at most 60 seconds"),
+        ("slow:86400x8", "slow takes at most 60 seconds"),
+        ("429:601", "429 takes at most 600 seconds"),
+        ("429date:3600", "429date takes at most 600 seconds"),
+        ("500x1001", "repeat count must be 1 to 1000"),
+        ("500x600,503x401", "at most 1000 faults"),
+    ],
+)
+def test_every_fault_is_bounded(spec, says):
+    with pytest.raises(FaultSpecError, match=says):
+        parse_faults(spec)
+    assert len(parse_faults("slow:60,429:600x999")) == 1000
+
+
+def test_a_fault_needs_a_valid_token_first(client, monkeypatch):
+    slept: list[float] = []
+    monkeypatch.setattr(decorators.time, "sleep", slept.append)
+    for bearer in ("", "Bearer forged"):
+        response = client.post(
+            GRAPHQL_URL,
+            {"query": "{ __typename }"},
+            content_type="application/json",
+            headers={"Authorization": bearer, "X-Sim-Fault": "slow:30"},
+        )
+        assert response.status_code == 401
+    # Queued faults wait for an authenticated request too.
+    state.faults_replace(parse_faults("500"))
+    assert client.post(GRAPHQL_URL, content_type="application/json").status_code == 401
+    assert slept == [] and state.faults_pending() == ["500"]
+
+
+def test_a_slow_answer_spends_the_rate_budget_first(ask, settings, monkeypatch):
+    settings.GENESYS_SIM_RATE_LIMIT_PER_MINUTE = 1
+    slept: list[float] = []
+    monkeypatch.setattr(decorators.time, "sleep", slept.append)
+    assert ask("slow:2").status_code == 200
+    assert ask("slow:2").status_code == 429
+    assert slept == [2.0]
+
+
+def test_with_fault_injection_off_it_refuses_the_fault_header(ask, settings):
+    settings.GENESYS_SIM_FAULTS_ENABLED = False
+    state.faults_replace(parse_faults("500"))
+    body = assert_genesys_error(ask("slow:30"), 403, "not.authorized")
+    assert "GENESYS_SIM_FAULTS_ENABLED=true" in body["message"]
+    # Nor does it serve what was queued: an ordinary answer.
+    assert ask().status_code == 200
+
+
+CONTROL = [("get", "/sim/_stats"), ("post", "/sim/_reset"), ("get", "/sim/_faults")]
+
+
+@pytest.mark.parametrize(("method", "path"), CONTROL)
+def test_the_control_endpoints_need_a_token(client, method, path):
+    for headers in ({}, {"Authorization": "Bearer forged"}):
+        response = getattr(client, method)(path, headers=headers)
+        assert response.status_code == 401, response.content
+
+
+@pytest.mark.parametrize(("method", "path"), CONTROL)
+def test_the_control_endpoints_are_off_with_fault_injection(client, bearer, settings, method, path):
+    settings.GENESYS_SIM_FAULTS_ENABLED = False
+    response = getattr(client, method)(path, headers=bearer)
+    body = assert_genesys_error(response, 403, "not.authorized")
+    assert "GENESYS_SIM_FAULTS_ENABLED=true" in body["message"]
+    response = client.post(
+        "/sim/_faults", {"faults": "slow:30"}, content_type="application/json", headers=bearer
+    )
+    assert response.status_code == 403 and state.faults_pending() == []
+
+
+def test_it_counts_requests_and_resets(client, ask, settings, bearer):
     settings.GENESYS_SIM_RATE_LIMIT_PER_MINUTE = 2
     assert [ask().status_code for _ in range(3)] == [200, 200, 429]
-    stats = client.get("/sim/_stats").json()
+    stats = client.get("/sim/_stats", headers=bearer).json()
     assert stats["requests"] == 3
     assert stats["by_status"] == {"200": 2, "429": 1}
     assert stats["by_client"] == {"sim-client": 3}
     assert state.stats_read()["by_client"]["sim-client"] == 3
 
-    assert client.post("/sim/_reset").json() == {"reset": True}
-    assert client.get("/sim/_stats").json()["requests"] == 0
+    assert client.post("/sim/_reset", headers=bearer).json() == {"reset": True}
+    assert client.get("/sim/_stats", headers=bearer).json()["requests"] == 0
     assert ask().status_code == 200  # the rate budget is full again
+
+
+AGGREGATES_URL = "/sim/api/v2/analytics/conversations/aggregates/query"
+
+
+def test_one_query_may_span_at_most_the_interval_cap(client, bearer, graphql, settings):
+    settings.GENESYS_SIM_MAX_INTERVAL_DAYS = 10
+    served = graphql(conversations_variables("2024-05-01T00:00:00Z", "2024-05-11T00:00:00Z"))
+    assert served.status_code == 200 and "errors" not in served.json(), served.content
+    too_long = graphql(conversations_variables("2024-05-01T00:00:00Z", "2024-05-11T00:00:01Z"))
+    message = too_long.json()["errors"][0]["message"]
+    assert message == (
+        "invalid dateRange: at most 10 days in one query on the simulated org "
+        "(GENESYS_SIM_MAX_INTERVAL_DAYS)"
+    )
+
+    def aggregates(interval: str):
+        body = {"interval": interval, "metrics": ["nOffered"]}
+        return client.post(AGGREGATES_URL, body, content_type="application/json", headers=bearer)
+
+    assert aggregates("2024-05-01T00:00:00Z/2024-05-11T00:00:00Z").status_code == 200
+    refused = aggregates("2024-05-01T00:00:00Z/2024-05-11T00:00:01Z")
+    body = assert_genesys_error_with_params(refused)
+    assert body["messageParams"] == {"field": "interval", "days": "10"}
+
+
+def test_by_default_a_year_in_one_query_is_refused(graphql):
+    # Counting a year's conversations for the first page took 3.7 s of a server worker.
+    response = graphql(conversations_variables("2023-01-01T00:00:00Z", "2024-01-01T00:00:00Z"))
+    assert "at most 92 days" in response.json()["errors"][0]["message"]
+
+
+def assert_genesys_error_with_params(response) -> dict:
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["code"] == "bad.request" and "GENESYS_SIM_MAX_INTERVAL_DAYS" in body["message"]
+    return body

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -45,18 +45,27 @@ def bad_request(response) -> str:
     return response.json()["message"]
 
 
-def test_it_counts_each_conversation_in_the_bucket_of_its_start(aggregates):
+def legs_of_the_day(**filters: Any) -> list[org.Leg]:
+    """Every leg of the conversations that can emit a metric on the day (the day before's too)."""
+    before = START - timedelta(days=1)
+    return [leg for c in org.iter_conversations(start=before, end=END, **filters) for leg in c.legs]
+
+
+def test_it_counts_each_offer_in_the_bucket_in_which_it_is_offered(aggregates):
     found = results(aggregates(interval=DAY, granularity="PT30M", metrics=["nOffered"]))
     expected: Counter = Counter()
-    for c in org.iter_conversations(start=START, end=END):
-        edge = c.start_ms // 1_800_000 * 1_800_000
+    for leg in legs_of_the_day():
+        # A transferred conversation is offered again, to its second queue, when transferred.
+        if not leg.offered or not org.to_ms(START) <= leg.enter_ms < org.to_ms(END):
+            continue
+        edge = leg.enter_ms // 1_800_000 * 1_800_000
         start = datetime.fromtimestamp(edge / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
         end = datetime.fromtimestamp(edge / 1000 + 1800, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
         expected[f"{start}/{end}"] += 1
     assert offered_by_interval(found) == expected
     assert len(expected) == 48
-    # Genesys puts mediaType in the group even when nobody asked.
-    assert sorted(r["group"]["mediaType"] for r in found) == sorted(org.MEDIA_TYPES)
+    # Genesys puts mediaType in the group even when nobody asked; video is never offered.
+    assert sorted(r["group"]["mediaType"] for r in found) == sorted(org.QUEUE_MEDIA_TYPES)
 
 
 def test_t_metrics_carry_max_min_count_sum_and_n_metrics_a_count(aggregates):
@@ -67,24 +76,36 @@ def test_t_metrics_carry_max_min_count_sum_and_n_metrics_a_count(aggregates):
             filter={"type": "and", "predicates": [{"dimension": "mediaType", "value": "voice"}]},
         )
     )
-    voice = list(org.iter_conversations(start=START, end=END, media_types=["voice"]))
-    answered = [c for c in voice if c.answered]
+    day = range(org.to_ms(START), org.to_ms(END))
+    voice = legs_of_the_day(media_types=["voice"])
+    offered = [leg for leg in voice if leg.offered and leg.enter_ms in day]
+    left = [leg for leg in voice if leg.offered and leg.leave_ms in day]
+    answered = [leg.wait_ms for leg in left if leg.outcome == "answered"]
+    abandoned = [leg.wait_ms for leg in left if leg.outcome == "abandoned"]
     [result] = found
     [item] = result["data"]
     assert item["interval"] == DAY  # no granularity: one bucket, the whole interval
     stats = {m["metric"]: m["stats"] for m in item["metrics"]}
-    assert stats["nOffered"] == {"count": len(voice)}
+    assert stats["nOffered"] == {"count": len(offered)}
     assert stats["tAnswered"] == {
-        "max": max(c.wait_ms for c in answered),
-        "min": min(c.wait_ms for c in answered),
+        "max": max(answered),
+        "min": min(answered),
         "count": len(answered),
-        "sum": sum(c.wait_ms for c in answered),
+        "sum": sum(answered),
     }
-    assert stats["tAbandon"]["count"] == len(voice) - len(answered)
-    held = [c.hold_ms for c in voice if c.hold_ms]
+    assert stats["tAbandon"]["count"] == len(abandoned)
+    # One entry per hold, emitted when it ends.
+    held = [
+        end - start
+        for leg in voice
+        if leg.user_id
+        for kind, start, end in leg.agent_segments()
+        if kind == "hold" and end in day
+    ]
     assert (stats["tHeld"]["count"], stats["tHeld"]["sum"]) == (len(held), sum(held))
     level = stats["oServiceLevel"]
-    assert level["denominator"] == len(voice)
+    short = [wait for wait in abandoned if wait < org.SHORT_ABANDON_MS]
+    assert level["denominator"] == len(answered) + len(abandoned) - len(short)
     assert level["ratio"] == pytest.approx(level["numerator"] / level["denominator"])
     assert [m["metric"] for m in item["metrics"]] == [
         "nOffered",
@@ -149,11 +170,13 @@ def test_it_groups_by_queue_and_filters_with_clauses(aggregates):
         counted[(result["group"]["queueId"], result["group"]["mediaType"])] += result["data"][0][
             "metrics"
         ][0]["stats"]["count"]
+    # Offers to those queues (a transfer is offered to its second queue too).
     expected = Counter(
-        (c.queue_id, c.media_type)
-        for c in org.iter_conversations(
-            start=START, end=END, queue_ids=queues, directions=["inbound"]
-        )
+        (leg.queue_id, leg.media_type)
+        for leg in legs_of_the_day(queue_ids=queues, directions=["inbound"])
+        if leg.offered
+        and leg.queue_id in queues
+        and org.to_ms(START) <= leg.enter_ms < org.to_ms(END)
     )
     assert counted == expected
 

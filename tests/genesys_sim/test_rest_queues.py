@@ -32,3 +32,19 @@ def test_it_refuses_a_page_size_over_500_and_needs_a_token(client, token):
     assert response.status_code == 400
     assert "pageSize" in response.json()["message"]
     assert client.get(URL).status_code == 401
+
+
+def test_each_queue_has_its_service_level_per_media_type(client, token):
+    body = client.get(URL, headers={"Authorization": f"Bearer {token}"}).json()
+    settings = {e["name"]: e["mediaSettings"] for e in body["entities"]}
+    # The SDKs' QueueMediaSettings names voice "call"; ServiceLevel is a share and milliseconds.
+    assert all(
+        set(s) == {"call", "callback", "chat", "email", "message"} for s in settings.values()
+    )
+    assert settings["Sales"]["call"]["serviceLevel"] == {"percentage": 0.8, "durationMs": 20_000}
+    assert settings["Billing"]["email"]["serviceLevel"] == {
+        "percentage": 0.9,
+        "durationMs": 4 * 3_600_000,
+    }
+    voice = {name: s["call"]["serviceLevel"] for name, s in settings.items()}
+    assert len({(v["percentage"], v["durationMs"]) for v in voice.values()}) > 1
