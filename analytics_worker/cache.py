@@ -7,6 +7,8 @@ Keys (named in redis_client, all under its KEY_PREFIX, which carries the schema 
 - `lock:<report key>`: the id of the one job fetching that report (SET NX, with expiry).
 - `job:<job id>`: hash of the job's progress, for the page to poll.
 - `error:<report key>`: the last failure of that report, for the page and the admin.
+- `cost:<report key>`: the requests its last finished fetch took (services' cost of a refetch).
+- `budget:<name>`: when a user's fetches stop owing requests (fetch_budget_charge).
 Every Redis failure surfaces as CacheUnavailable, so callers can degrade instead of crashing.
 """
 
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, cast
@@ -24,6 +26,8 @@ import redis
 
 from analytics_worker.redis_client import (
     as_text,
+    fetch_budget_key,
+    fetch_cost_key,
     get_redis,
     job_key,
     lock_key,
@@ -35,6 +39,8 @@ from analytics_worker.redis_client import (
 )
 
 TERMINAL_STATES = ("done", "failed")
+# A worker has the job and reports its progress; a queued job waits for one.
+RUNNING_STATES = ("fetching", "waiting")
 # Long enough for a page to read a finished job's outcome, short enough not to pile up.
 JOB_TTL_SECONDS = 24 * 3600
 REPORT_ERROR_TTL_SECONDS = 24 * 3600
@@ -208,6 +214,19 @@ def lock_release(*, report_key: str, job_id: str) -> None:
         get_redis().eval(_RELEASE_LOCK, 1, lock_key(report_key), job_id)
 
 
+# Extend the lock only if it still names this job, like _RELEASE_LOCK.
+_EXTEND_LOCK = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('expire', KEYS[1], ARGV[2]) end
+return 0
+"""
+
+
+def lock_extend(*, report_key: str, job_id: str, ttl_seconds: int) -> bool:
+    """Give the job's lock `ttl_seconds` more (a restarted job runs a whole attempt again)."""
+    with _redis_errors():
+        return bool(get_redis().eval(_EXTEND_LOCK, 1, lock_key(report_key), job_id, ttl_seconds))
+
+
 def lock_report_keys() -> Iterator[str]:
     prefix = lock_key("")
     with _redis_errors():
@@ -215,20 +234,30 @@ def lock_report_keys() -> Iterator[str]:
             yield as_text(key)[len(prefix) :]
 
 
-def job_create(*, job_id: str, report_key: str, spec: dict[str, Any]) -> None:
+def job_create(
+    *,
+    job_id: str,
+    report_key: str,
+    spec: dict[str, Any],
+    kind: str = "interactive",
+    cost: int | None = None,
+) -> None:
+    """A queued job. `kind` and `cost` (estimated requests) say which queue it goes to, the
+    first time and if it is started again (services.fetch_route)."""
     now = time.time()
+    fields: dict[str, Any] = {
+        "state": "queued",
+        "report_key": report_key,
+        "spec": orjson.dumps(spec),
+        "kind": kind,
+        "created_at": now,
+        "updated_at": now,
+    }
+    if cost is not None:
+        fields["cost"] = cost
     with _redis_errors():
         pipe = get_redis().pipeline(transaction=True)
-        pipe.hset(
-            job_key(job_id),
-            mapping={
-                "state": "queued",
-                "report_key": report_key,
-                "spec": orjson.dumps(spec),
-                "created_at": now,
-                "updated_at": now,
-            },
-        )
+        pipe.hset(job_key(job_id), mapping=cast(Any, fields))
         pipe.expire(job_key(job_id), JOB_TTL_SECONDS)
         pipe.execute()
 
@@ -248,6 +277,56 @@ def job_update(*, job_id: str, **fields: str | int | float) -> None:
         pipe.execute()
 
 
+# Write the fields only if the job has not moved since it was read: the compare and the write
+# in one step, so a worker's progress (or another reaper) in between wins. KEYS: the job hash.
+# ARGV: the updated_at read, the job TTL, then field, value pairs.
+_UPDATE_IF_UNCHANGED = """
+if redis.call('hget', KEYS[1], 'updated_at') ~= ARGV[1] then return 0 end
+redis.call('hset', KEYS[1], unpack(ARGV, 3))
+redis.call('expire', KEYS[1], ARGV[2])
+return 1
+"""
+
+
+def job_update_if_unchanged(
+    *, job_id: str, seen_updated_at: str, **fields: str | int | float
+) -> bool:
+    """Set `fields` (updated_at only if among them) if the job's updated_at is still the one
+    read from it, `seen_updated_at`; False if it moved on in the meantime."""
+    pairs = [str(part) for field in fields.items() for part in field]
+    with _redis_errors():
+        written = get_redis().eval(
+            _UPDATE_IF_UNCHANGED, 1, job_key(job_id), seen_updated_at, JOB_TTL_SECONDS, *pairs
+        )
+    return bool(written)
+
+
+def jobs_disown(*, worker: str, before: float) -> int:
+    """Forget that `worker` runs the jobs it last moved before `before`, its start: they died
+    with its previous process. Returns how many; only running jobs hold a lock, so the locks
+    lead to them."""
+    disowned = 0
+    for report_key in lock_report_keys():
+        holder = lock_holder(report_key=report_key)
+        job = job_get(job_id=holder) if holder is not None else None
+        if job is None or job.get("worker") != worker or job.get("state") not in RUNNING_STATES:
+            continue
+        updated_at = job.get("updated_at", "")
+        if job_seconds(job, "updated_at") < before and job_update_if_unchanged(
+            job_id=str(holder), seen_updated_at=updated_at, worker=""
+        ):
+            disowned += 1
+    return disowned
+
+
+def job_seconds(job: Mapping[str, str], field: str) -> float:
+    """A time field of a job (updated_at, wait_until, ...) in epoch seconds; 0 if unset."""
+    try:
+        return float(job.get(field) or 0)
+    except ValueError:
+        return 0.0
+
+
 def job_get(*, job_id: str) -> dict[str, str] | None:
     with _redis_errors():
         raw = get_redis().hgetall(job_key(job_id))
@@ -257,10 +336,16 @@ def job_get(*, job_id: str) -> dict[str, str] | None:
 
 
 def report_error_put(*, report_key: str, message: str, at: float) -> None:
+    """Record a failed fetch of the report, counting the failures in a row (`failures`; a
+    stored result clears the record, result_put)."""
+    key = report_error_key(report_key)
     with _redis_errors():
+        # Read, then write: only the one job holding the report's lock fails it at a time.
+        previous = get_redis().get(key)
+        failures = 1 + (int(orjson.loads(previous).get("failures", 1)) if previous else 0)
         get_redis().set(
-            report_error_key(report_key),
-            orjson.dumps({"message": message, "at": at}),
+            key,
+            orjson.dumps({"message": message, "at": at, "failures": failures}),
             ex=REPORT_ERROR_TTL_SECONDS,
         )
 
@@ -280,3 +365,91 @@ def throttle_hit(*, name: str, limit: int, window_seconds: int) -> bool:
         pipe.expire(key, window_seconds + 1)
         count, _ = pipe.execute()
     return int(count) <= limit
+
+
+# --- What fetches cost, and each user's budget for them -------------------------------------------
+
+# Kept longer than any result: a report fetched again after its result expired still knows its cost.
+FETCH_COST_TTL_SECONDS = 7 * 24 * 3600
+
+
+def fetch_cost_put(*, report_key: str, requests: int) -> None:
+    with _redis_errors():
+        get_redis().set(fetch_cost_key(report_key), requests, ex=FETCH_COST_TTL_SECONDS)
+
+
+def fetch_cost_get(*, report_key: str) -> int | None:
+    with _redis_errors():
+        raw = get_redis().get(fetch_cost_key(report_key))
+    return int(raw) if raw is not None else None
+
+
+@dataclass(frozen=True)
+class FetchBudget:
+    """One user's allowance for starting fetches. Each new fetch is charged its estimated requests
+    to Genesys against `requests`, which refill at `requests_per_minute` (a token bucket: a user
+    who spent it all waits, one who spent a little barely notices); and at most
+    `fetches_per_minute` start in any minute (each is a job, a lock and a result in Redis)."""
+
+    name: str
+    requests: int
+    requests_per_minute: int
+    fetches_per_minute: int
+
+
+@dataclass(frozen=True)
+class BudgetRefusal:
+    reason: Literal["requests", "fetches"]  # which part of the budget is spent
+    retry_after: float  # seconds until a fetch of the same cost would be charged
+
+
+# Check both parts of the budget and charge both or neither, in one step. The requests part is
+# a debt that pays itself off at ARGV[3] requests a second, kept as the time it is paid off
+# (GCRA): a fetch may start while debt + cost <= ARGV[4], or whatever its cost when nothing is
+# owed, else the longest report could never start. KEYS: the debt's key, the window's fetch
+# counter. ARGV: now, cost, requests per second, requests, fetches per window, the window's end,
+# the counter's TTL. Returns {reason, seconds to wait} (floats as text: Lua numbers come back
+# to Python cut to integers), reason "ok" when charged.
+_BUDGET_CHARGE = """
+local now, cost = tonumber(ARGV[1]), tonumber(ARGV[2])
+local per_second, most = tonumber(ARGV[3]), tonumber(ARGV[4])
+local paid_at = math.max(tonumber(redis.call('get', KEYS[1]) or 0), now)
+local debt = (paid_at - now) * per_second
+if debt > 0 and debt + cost > most then
+  return {'requests', tostring((debt - math.max(most - cost, 0)) / per_second)}
+end
+if tonumber(redis.call('get', KEYS[2]) or 0) >= tonumber(ARGV[5]) then
+  return {'fetches', tostring(tonumber(ARGV[6]) - now)}
+end
+redis.call('incr', KEYS[2])
+redis.call('expire', KEYS[2], ARGV[7])
+paid_at = paid_at + cost / per_second
+redis.call('set', KEYS[1], tostring(paid_at), 'EX', math.ceil(paid_at - now) + 1)
+return {'ok', '0'}
+"""
+
+
+def fetch_budget_charge(*, budget: FetchBudget, cost: int, now: float) -> BudgetRefusal | None:
+    """Charge one new fetch of `cost` requests to `budget` at `now`: None if charged, else what
+    is spent and for how long (nothing is charged then)."""
+    window = Throttle(f"{budget.name}:fetches", budget.fetches_per_minute, 60)
+    window_end = (now // 60 + 1) * 60
+    with _redis_errors():
+        reason, wait = get_redis().eval(
+            _BUDGET_CHARGE,
+            2,
+            fetch_budget_key(budget.name),
+            window.counter_key(now=now),
+            repr(now),
+            max(cost, 1),
+            budget.requests_per_minute / 60,
+            budget.requests,
+            budget.fetches_per_minute,
+            repr(window_end),
+            61,
+        )
+    if as_text(reason) == "ok":
+        return None
+    return BudgetRefusal(
+        reason=cast(Literal["requests", "fetches"], as_text(reason)), retry_after=float(wait)
+    )

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from celery import current_task
 from django.conf import settings
 from django.utils import timezone
 
@@ -23,7 +24,7 @@ from analytics_worker.models import SavedReport
 from analytics_worker.normalize import BucketAccumulator
 from analytics_worker.redis_client import metric_incr
 from analytics_worker.reports import ReportSpec
-from analytics_worker.sources import source_pages
+from analytics_worker.sources import service_level_goal, source_pages
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ def report_fetch(
         "as_of": datetime.now(UTC).isoformat(timespec="seconds"),
         "buckets": accumulator.result(),
         "totals": accumulator.totals(),
+        "service_level_goal": service_level_goal(spec) if spec.source != "graphql" else None,
         "fetch": {
             "pages": pages,
             "items": accumulator.items,
@@ -89,7 +91,9 @@ def report_job_run(*, spec_data: dict[str, Any], job_id: str) -> str:
     job = cache.job_get(job_id=job_id)
     if job is not None and job.get("state") in cache.TERMINAL_STATES:
         return job["state"]
-    cache.job_update(job_id=job_id, state="fetching", pages=0, items=0, message="")
+    # The worker's name (its heartbeat's) tells the reaper a dead worker from a slow one.
+    worker = (current_task.request.hostname or "") if current_task else ""
+    cache.job_update(job_id=job_id, state="fetching", pages=0, items=0, message="", worker=worker)
 
     def on_page(pages: int, items: int) -> None:
         cache.job_update(job_id=job_id, state="fetching", pages=pages, items=items, message="")
@@ -116,18 +120,16 @@ def report_job_run(*, spec_data: dict[str, Any], job_id: str) -> str:
         return "failed"
 
     as_of = time.time()
-    live = spec.is_live(now=datetime.now(UTC))
+    fresh_seconds, ttl_seconds = _cache_lifetime(spec)
     cache.result_put(
         report_key=spec.key,
         payload=orjson.dumps(payload),
         as_of=as_of,
-        fresh_seconds=(
-            settings.REPORT_LIVE_FRESH_SECONDS if live else settings.REPORT_HISTORICAL_FRESH_SECONDS
-        ),
-        ttl_seconds=(
-            settings.REPORT_LIVE_TTL_SECONDS if live else settings.REPORT_HISTORICAL_TTL_SECONDS
-        ),
+        fresh_seconds=fresh_seconds,
+        ttl_seconds=ttl_seconds,
     )
+    # What the next fetch of this report is charged and queued by (services.report_fetch_cost).
+    cache.fetch_cost_put(report_key=spec.key, requests=payload["fetch"]["requests"])
     cache.job_update(
         job_id=job_id,
         state="done",
@@ -151,6 +153,16 @@ def report_job_run(*, spec_data: dict[str, Any], job_id: str) -> str:
     return "done"
 
 
+def _cache_lifetime(spec: ReportSpec) -> tuple[int, int]:
+    """(fresh for, kept for) in seconds, by how much the report's data may still change."""
+    tier = spec.freshness(now=datetime.now(UTC))
+    if tier == "live":
+        return settings.REPORT_LIVE_FRESH_SECONDS, settings.REPORT_LIVE_TTL_SECONDS
+    if tier == "settling":
+        return settings.REPORT_SETTLING_FRESH_SECONDS, settings.REPORT_SETTLING_TTL_SECONDS
+    return settings.REPORT_HISTORICAL_FRESH_SECONDS, settings.REPORT_HISTORICAL_TTL_SECONDS
+
+
 def _failure_message(exc: Exception) -> str:
     if isinstance(exc, GenesysError):
         return str(exc)
@@ -165,10 +177,4 @@ def _saved_reports_record(*, report_key: str, error: str | None) -> None:
         reports.update(last_success_at=now, consecutive_failures=0)
         return
     for report in reports:
-        report.consecutive_failures += 1
-        report.last_error = error
-        report.last_error_at = now
-        report.next_due_at = report.backoff_until(now=now)
-        report.save(
-            update_fields=["consecutive_failures", "last_error", "last_error_at", "next_due_at"]
-        )
+        report.failure_record(message=error, now=now)

@@ -1,4 +1,5 @@
-"""The worker and beat heartbeats that /healthz and /metrics read.
+"""The worker and beat heartbeats that /healthz, /metrics and the reaper (services.locks_reap)
+read.
 
 A worker process writes its heartbeat from a thread of its main process, with a TTL, so the key
 of a worker that died (even by SIGKILL) disappears by itself. Beat's tick is recorded when beat
@@ -27,6 +28,7 @@ from celery.signals import (
 )
 from django.conf import settings
 
+from analytics_worker import cache
 from analytics_worker.redis_client import (
     as_text,
     beat_tick_key,
@@ -37,8 +39,10 @@ from analytics_worker.redis_client import (
 
 logger = logging.getLogger(__name__)
 
-WORKER_HEARTBEAT_SECONDS = 10
-WORKER_HEARTBEAT_TTL_SECONDS = 60
+# Read once: /healthz names the same figure. Six beats per TTL, so a busy worker may miss a few
+# before its key expires (60 s and every 10 s by default).
+WORKER_HEARTBEAT_TTL_SECONDS: int = settings.WORKER_HEARTBEAT_TTL_SECONDS
+WORKER_HEARTBEAT_SECONDS = max(1, WORKER_HEARTBEAT_TTL_SECONDS // 6)
 BEAT_TICK_TASK = "analytics_worker.refresh_due_reports"
 
 _heartbeat_stop = threading.Event()
@@ -65,6 +69,7 @@ def worker_heap_freeze(**_: Any) -> None:
 
 def worker_heartbeat_start(sender: Any = None, **_: Any) -> None:
     hostname = str(getattr(sender, "hostname", None) or socket.gethostname())
+    worker_jobs_disown(hostname=hostname, booted_at=time.time())
     # A client of its own: pool children forked later must never inherit a connection pool whose
     # lock this thread might hold at the moment of the fork.
     client = connect(settings.REPORT_CACHE_REDIS_URL)
@@ -81,6 +86,19 @@ def worker_heartbeat_start(sender: Any = None, **_: Any) -> None:
                 return
 
     threading.Thread(target=beat, name="worker-heartbeat", daemon=True).start()
+
+
+def worker_jobs_disown(*, hostname: str, booted_at: float) -> None:
+    """A worker that starts runs nothing yet: jobs still recorded as running on its name are
+    from a previous life of it, killed and restarted under the same name (a container's restart
+    policy) before its heartbeat expired. Disowned, the reaper sees them as lost."""
+    try:
+        disowned = cache.jobs_disown(worker=hostname, before=booted_at)
+    except cache.CacheUnavailable as exc:
+        logger.warning("jobs of an earlier %s not checked: %s", hostname, exc)
+        return
+    if disowned:
+        logger.warning("%d job(s) of an earlier %s were lost with it", disowned, hostname)
 
 
 def worker_heartbeat_stop(sender: Any = None, **_: Any) -> None:

@@ -37,3 +37,13 @@ class SavedReport(models.Model):
     def backoff_until(self, *, now: datetime) -> datetime:
         delay = timedelta(seconds=self.refresh_seconds) * 2 ** min(self.consecutive_failures, 10)
         return now + min(delay, max(MAX_BACKOFF, timedelta(seconds=self.refresh_seconds)))
+
+    def failure_record(self, *, message: str, now: datetime) -> None:
+        """Count one more failed refresh, show `message` in the admin, and back off."""
+        self.consecutive_failures += 1
+        self.last_error = message
+        self.last_error_at = now
+        self.next_due_at = self.backoff_until(now=now)
+        self.save(
+            update_fields=["consecutive_failures", "last_error", "last_error_at", "next_due_at"]
+        )

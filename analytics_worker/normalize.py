@@ -32,18 +32,32 @@ CORE_FIELDS = (
     "hold_sum",
     "hold_count",
 )
-# Only pre-aggregated sources (the Genesys aggregates API) give these. A field no source
-# filled is left out of the result: "unknown" must not read as "zero abandoned".
+# Only the REST sources (aggregates, details) give these, from Genesys's metrics (docs/METRICS.md
+# says which metric fills which). A field no source filled is left out of the result: "unknown"
+# must not read as "zero abandoned".
 OPTIONAL_FIELDS = (
     "offered",
     "answered",
-    "abandoned",
-    "answered_in_sl",
     "answer_sum",
+    "abandoned",
+    "short_abandoned",
+    "flowed_out",
+    "transferred",
+    "sl_numerator",
+    "sl_denominator",
+    # oServiceLevel's goal (a ratio) weighted by its denominator, and the denominator of the
+    # entries that had a goal: goal = sl_target_sum / sl_target_weight rolls up exactly.
+    "sl_target_sum",
+    "sl_target_weight",
     "handle_sum",
     "handle_count",
     "talk_sum",
+    "talk_count",
     "acw_sum",
+    "acw_count",
+    "outbound",
+    "outbound_handle_sum",
+    "outbound_handle_count",
 )
 BUCKET_FIELDS = CORE_FIELDS + OPTIONAL_FIELDS
 # Everything that is not a sum of seconds is a count, reported as an int.
@@ -265,78 +279,97 @@ def _output(name: str, value: float) -> int | float:
 # --- What each source's answer means as bucket fields ------------------------------------------
 
 
-def aggregate_bucket_values(stats: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
-    """The bucket fields of one interval of a Genesys aggregates answer (its metric stats: t*
-    sums are milliseconds, turned into seconds; "count" is the number of conversations that
-    emitted the metric):
+def aggregate_bucket_values(
+    stats: Mapping[str, Mapping[str, float]], *, outbound: bool = False
+) -> dict[str, float]:
+    """The bucket fields of Genesys metric stats: one interval of one group of an aggregates
+    answer, or one conversation's totals from the details query (t* sums are milliseconds,
+    turned into seconds; "count" is how often the metric was emitted). `outbound`: the stats
+    are of outbound work (originatingDirection outbound), whose talk, hold and handle time are
+    its own figures, never part of the queues' AHT.
 
-        conversations   nOffered.count            queue offers (see below)
-        offered         nOffered.count
-        answered        tAnswered.count
-        abandoned       tAbandon.count
-        answered_in_sl  tAnswered.count - nOverSla.count   (nOverSla: answered past the threshold)
-        answer_sum      tAnswered.sum                      (ASA = answer_sum / answered)
-        wait_sum        tAnswered.sum + tAbandon.sum       time in queue until answered or abandoned
-        wait_count      tAnswered.count + tAbandon.count
-        hold_sum        tHeld.sum
-        hold_count      tAnswered.count           as in the GraphQL contract, holdTime exists (0 or
-                                                  more) for every answered conversation
-        handle_sum      tHandle.sum               talk + hold + after-call work
-        handle_count    tHandle.count
-        talk_sum        tTalk.sum
-        acw_sum         tAcw.sum
-        duration_sum    tAnswered.sum + tAbandon.sum + tTalk.sum + tHeld.sum
-        duration_count  tAnswered.count + tAbandon.count
+        offered            nOffered.count     (conversations, for the aggregates: queue offers)
+        answered           tAnswered.count    answer_sum: tAnswered.sum (ASA)
+        abandoned          tAbandon.count     short_abandoned: tShortAbandon.count (a subset)
+        flowed_out         tFlowOut.count     transferred: nTransferred.count
+        wait_sum / _count  tWait (details: tAcd)  answered, abandoned or flowed out; count = offered
+        sl_numerator       oServiceLevel.numerator, else tAnswered.count - nOverSla.count
+        sl_denominator     oServiceLevel.denominator, else tAnswered.count + tAbandon.count
+        sl_target_*        oServiceLevel.target (its goal) weighted by the denominator
+        hold_sum / _count  tHeld              per hold: the count counts holds
+        handle, talk, acw  tHandle, tTalk, tAcw  (inbound queue work)
+        outbound           nOutbound.count    outbound_handle: tHandle of outbound work
 
-    Duration is an approximation: Genesys has no aggregate metric for the conversation's length
-    (tConversationDuration is details-only). Queue time plus talk and hold is the customer's time
-    from entering the queue to leaving; it leaves out IVR and flow time before the queue, alerting
-    after a transfer, and anything after the customer left. In the simulated org, where a
-    conversation is queue, talk and hold, it equals the GraphQL contract's `end - start` exactly.
-
-    conversations = nOffered counts what queues were offered: an agent's own outbound call
-    without a queue is not counted, a transfer between queues is counted twice.
+    Genesys has no aggregate metric for a conversation's length, so the duration fields stay
+    empty here (the details and GraphQL sources have it).
     """
 
-    def count(metric: str) -> float:
-        return stats.get(metric, {}).get("count", 0)
+    def stat(metric: str, name: str = "count") -> float:
+        return stats.get(metric, {}).get(name, 0)
 
-    def seconds(*metrics: str) -> float:
-        return sum(stats.get(m, {}).get("sum", 0) for m in metrics) / 1000
+    def seconds(metric: str) -> float:
+        return stat(metric, "sum") / 1000
 
-    answered, abandoned = count("tAnswered"), count("tAbandon")
-    return {
-        "conversations": count("nOffered"),
-        "offered": count("nOffered"),
+    answered, abandoned = stat("tAnswered"), stat("tAbandon")
+    # tWait in an aggregates answer; a details conversation carries tAcd, the same time in queue
+    # for every offer (answered, abandoned or flowed out).
+    wait = "tWait" if "tWait" in stats else "tAcd" if "tAcd" in stats else None
+    values: dict[str, float] = {
+        "conversations": stat("nOffered"),
+        "offered": stat("nOffered"),
         "answered": answered,
-        "abandoned": abandoned,
-        "answered_in_sl": max(answered - count("nOverSla"), 0),
         "answer_sum": seconds("tAnswered"),
-        "wait_sum": seconds("tAnswered", "tAbandon"),
-        "wait_count": answered + abandoned,
-        "hold_sum": seconds("tHeld"),
-        "hold_count": answered,
-        "handle_sum": seconds("tHandle"),
-        "handle_count": count("tHandle"),
-        "talk_sum": seconds("tTalk"),
-        "acw_sum": seconds("tAcw"),
-        "duration_sum": seconds("tAnswered", "tAbandon", "tTalk", "tHeld"),
-        "duration_count": answered + abandoned,
+        "abandoned": abandoned,
+        "short_abandoned": stat("tShortAbandon"),
+        "flowed_out": stat("tFlowOut"),
+        "transferred": stat("nTransferred"),
+        # Before tWait existed, Genesys's wait was answered + abandoned time; kept for sources
+        # that send no tWait (the simulated org's older answers).
+        "wait_sum": seconds(wait) if wait else seconds("tAnswered") + seconds("tAbandon"),
+        "wait_count": stat(wait) if wait else answered + abandoned,
     }
+    if "oServiceLevel" in stats:
+        level = stats["oServiceLevel"]
+        values["sl_numerator"] = level.get("numerator", 0)
+        values["sl_denominator"] = level.get("denominator", 0)
+        target = level.get("target")
+        if target is not None:
+            values["sl_target_sum"] = target * values["sl_denominator"]
+            values["sl_target_weight"] = values["sl_denominator"]
+    elif answered or abandoned:
+        # Genesys's own formula where it sent no oServiceLevel (the details query has none):
+        # answered within the threshold over answered + abandoned.
+        values["sl_numerator"] = max(answered - stat("nOverSla"), 0)
+        values["sl_denominator"] = answered + abandoned
+    if outbound:
+        values["outbound"] = stat("nOutbound")
+        values["outbound_handle_sum"] = seconds("tHandle")
+        values["outbound_handle_count"] = stat("tHandle")
+        return values
+    values.update(
+        hold_sum=seconds("tHeld"),
+        hold_count=stat("tHeld"),
+        handle_sum=seconds("tHandle"),
+        handle_count=stat("tHandle"),
+        talk_sum=seconds("tTalk"),
+        talk_count=stat("tTalk"),
+        acw_sum=seconds("tAcw"),
+        acw_count=stat("tAcw"),
+    )
+    return values
 
 
 def details_bucket_values(record: Mapping[str, Any]) -> dict[str, float]:
-    """The KPI counts and sums of one details record (genesys.details.details_record), named as
-    the aggregates source names them, so both sources give the same buckets."""
-    handle = record.get("handleTime")
-    return {
-        "offered": int(bool(record.get("offered"))),
-        "answered": int(bool(record.get("answered"))),
-        "abandoned": int(bool(record.get("abandoned"))),
-        "answered_in_sl": int(bool(record.get("answeredInSl"))),
-        "answer_sum": record.get("answerTime") or 0.0,
-        "handle_sum": handle or 0.0,
-        "handle_count": int(handle is not None),
-        "talk_sum": record.get("talkTime") or 0.0,
-        "acw_sum": record.get("acwTime") or 0.0,
-    }
+    """Every bucket field of one details record (genesys.details.details_record): the
+    conversation itself, its length, and its metric totals mapped as the aggregates' are, so
+    both REST sources give the same buckets where Genesys counts alike."""
+    duration = (record.get("metrics") or {}).get("duration")
+    values = aggregate_bucket_values(
+        record.get("metricStats") or {}, outbound=record.get("direction") == "outbound"
+    )
+    values.update(
+        conversations=1,
+        duration_sum=duration or 0.0,
+        duration_count=int(duration is not None),
+    )
+    return values

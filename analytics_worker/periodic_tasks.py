@@ -17,3 +17,8 @@ def refresh_due_reports_task() -> int:
 @shared_task(name="analytics_worker.reap_locks")
 def reap_locks_task() -> int:
     return services.locks_reap()
+
+
+@shared_task(name="analytics_worker.refetch_settling_reports")
+def refetch_settling_reports_task() -> int:
+    return services.saved_reports_refetch_settling(now=timezone.now())

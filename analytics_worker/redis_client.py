@@ -15,7 +15,7 @@ from redis.retry import Retry
 
 # Bump when the cached result's shape changes: every key and report key carries it, so a new
 # format never reads an old value.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 KEY_PREFIX = f"gad:v{SCHEMA_VERSION}:"
 
 _client: redis.Redis | None = None
@@ -75,6 +75,16 @@ def report_error_key(report_key: str) -> str:
 def throttle_key(name: str, window: int) -> str:
     """The event counter of one fixed window of a throttle."""
     return redis_key("throttle", name, str(window))
+
+
+def fetch_cost_key(report_key: str) -> str:
+    """The requests to Genesys that the report's last finished fetch took."""
+    return redis_key("cost", report_key)
+
+
+def fetch_budget_key(name: str) -> str:
+    """When a fetch budget's owner owes nothing again (epoch seconds)."""
+    return redis_key("budget", name)
 
 
 def metrics_key() -> str:

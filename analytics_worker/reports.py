@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import orjson
@@ -25,7 +26,9 @@ from analytics_worker.timebuckets import (
     local_midnight,
 )
 
-MEDIA_TYPES = ("voice", "chat", "email", "message")
+# The media types a report can pick. Real orgs have others too (video, cobrowse, screenshare...),
+# so picking every one of these is a filter, not "all".
+MEDIA_TYPES = ("voice", "callback", "chat", "email", "message")
 DIRECTIONS = ("inbound", "outbound")
 SOURCES = ("aggregates", "details", "graphql")
 # Genesys REST analytics has no views; only the GraphQL contract takes a viewId.
@@ -35,8 +38,12 @@ DEFAULT_RANGE = "last_24h"
 DEFAULT_GRANULARITY = "PT30M"
 DEFAULT_VIEW = "all"
 # A report whose range reaches into the last two hours is live: Genesys stamps a metric when it
-# completes (a long call lands in a later interval), so recent buckets still change.
+# completes (a long call lands in a later interval), so recent buckets still change. One that
+# reaches into the last 48 hours is still settling: Genesys re-processes data nightly, and
+# e-mail metrics post when the e-mail is handled, days later.
 LIVE_WINDOW = timedelta(hours=2)
+SETTLING_WINDOW = timedelta(hours=48)
+Freshness = Literal["live", "settling", "settled"]
 # Custom range bounds (years, UTC).
 MIN_YEAR, MAX_YEAR = 1970, 9998
 
@@ -120,6 +127,12 @@ class ReportSpec:
     def is_live(self, *, now: datetime) -> bool:
         return self.end > now - LIVE_WINDOW
 
+    def freshness(self, *, now: datetime) -> Freshness:
+        """How much the report's data may still change: its cache freshness tier."""
+        if self.is_live(now=now):
+            return "live"
+        return "settling" if self.end > now - SETTLING_WINDOW else "settled"
+
 
 def report_spec_build(
     *,
@@ -137,11 +150,11 @@ def report_spec_build(
     now += timedelta(microseconds=1)
     time_zone = _one(params, "tz") or default_time_zone
     if time_zone not in _TIME_ZONES:
-        raise ReportSpecError("tz", f"unknown time zone {time_zone!r}; use an IANA name")
+        raise ReportSpecError("tz", f"unknown time zone {time_zone[:40]!r}; use an IANA name")
     try:
         tz = ZoneInfo(time_zone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ReportSpecError("tz", f"unknown time zone {time_zone!r}") from None
+        raise ReportSpecError("tz", f"unknown time zone {time_zone[:40]!r}") from None
 
     granularity = _one(params, "granularity") or DEFAULT_GRANULARITY
     if granularity not in GRANULARITY_MINUTES:
@@ -156,6 +169,13 @@ def report_spec_build(
     start = bucket_floor(start, tz=tz, minutes=minutes)
     end = bucket_ceil(end, tz=tz, minutes=minutes)
     latest_end = bucket_ceil(now, tz=tz, minutes=minutes)
+    if range_name == "last_24h":
+        # 24 hours back from the end of the bucket of now, the same way at every granularity
+        # (48 buckets of 30 minutes, 24 of an hour, one day).
+        start = bucket_floor(latest_end - timedelta(hours=24), tz=tz, minutes=minutes)
+    elif range_name == "last_7d":
+        # The same seven local days, today included, whatever the bucket size.
+        start = local_midnight(now.astimezone(tz).date() - timedelta(days=6), tz)
     if start >= latest_end:
         raise ReportSpecError("start", "the range starts in the future")
     end = min(end, latest_end)
@@ -184,7 +204,7 @@ def report_spec_build(
         granularity=granularity,
         time_zone=time_zone,
         media_types=_choice_list(params, "type", MEDIA_TYPES),
-        directions=_choice_list(params, "direction", DIRECTIONS),
+        directions=_choice_list(params, "direction", DIRECTIONS, all_is_none=True),
         queue_ids=_id_list(params, "queue"),
         view_id=view_id,
         source=source,
@@ -199,10 +219,9 @@ def _resolve_range(
         return local_midnight(today, tz), now
     if range_name == "yesterday":
         return local_midnight(today - timedelta(days=1), tz), local_midnight(today, tz)
-    if range_name == "last_24h":
-        return now - timedelta(hours=24), now
-    if range_name == "last_7d":
-        return now - timedelta(days=7), now
+    if range_name in ("last_24h", "last_7d"):
+        # Resolved by report_spec_build, on bucket edges: the range ends with the bucket of now.
+        return now, now
     start_text, end_text = _one(params, "start"), _one(params, "end")
     if not start_text:
         raise ReportSpecError("start", "required for a custom range (YYYY-MM-DD or ISO 8601)")
@@ -255,15 +274,20 @@ def _one(params: Mapping[str, str | list[str]], name: str) -> str:
 
 
 def _choice_list(
-    params: Mapping[str, str | list[str]], name: str, allowed: Iterable[str]
+    params: Mapping[str, str | list[str]],
+    name: str,
+    allowed: Iterable[str],
+    *,
+    all_is_none: bool = False,
 ) -> tuple[str, ...]:
     allowed = tuple(allowed)
     values = sorted(set(_values(params, name)))
     for value in values:
         if value not in allowed:
             raise ReportSpecError(name, _choices(value, allowed))
-    # Asking for every value is the same report as asking for none: one key for both.
-    return () if set(values) == set(allowed) else tuple(values)
+    # Where `allowed` is every value there is (both directions), asking for all of them is the
+    # same report as asking for none: one key for both.
+    return () if all_is_none and set(values) == set(allowed) else tuple(values)
 
 
 def _id_list(params: Mapping[str, str | list[str]], name: str) -> tuple[str, ...]:

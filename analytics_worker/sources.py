@@ -7,14 +7,22 @@ reports); what its answer means as bucket fields goes into normalize.py; the glu
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
 
 from analytics_worker.genesys.aggregates import MAX_INTERVAL, aggregates_query
+from analytics_worker.genesys.details import MAX_INTERVAL as DETAILS_MAX_INTERVAL
+from analytics_worker.genesys.details import PAGE_SIZE as DETAILS_PAGE_SIZE
 from analytics_worker.genesys.details import details_conversation_pages
 from analytics_worker.genesys.errors import GenesysBadRequest
 from analytics_worker.genesys.graphql import graphql_conversation_pages
 from analytics_worker.genesys.http import FetchProgress
+from analytics_worker.genesys.query import DIMENSIONS, ConversationFilters
+from analytics_worker.genesys.queues import queue_service_levels_cached
 from analytics_worker.normalize import (
     BucketAccumulator,
     aggregate_bucket_values,
@@ -24,6 +32,7 @@ from analytics_worker.reports import DEFAULT_VIEW, ReportSpec
 from analytics_worker.timebuckets import bucket_floor
 
 BucketValues = dict[str, float]
+DIRECTION_GROUP = DIMENSIONS["directions"].analytics
 
 
 def source_pages(
@@ -35,6 +44,8 @@ def source_pages(
         requests_seen = progress.requests
         for bucket_start, values in aggregate_buckets(spec=spec, progress=progress):
             accumulator.add_bucket_values(bucket_start, values)
+            # Its items are the conversations the aggregates counted, not rows or requests.
+            accumulator.items += int(values.get("conversations", 0))
             if progress.requests != requests_seen:
                 requests_seen = progress.requests
                 yield
@@ -42,11 +53,12 @@ def source_pages(
     if spec.source == "details":
         view_refuse(spec)
         pages = details_conversation_pages(
-            start=spec.start, end=spec.end, filters=spec.filters, progress=progress
+            start=spec.start, end=spec.end, filters=queue_work(spec), progress=progress
         )
         for records in pages:
-            accumulator.add_conversations(records)
+            accumulator.items += len(records)
             for record in records:
+                # Each conversation in the bucket of its start, every metric with it.
                 accumulator.add_bucket_values(
                     datetime.fromisoformat(record["startTime"]), details_bucket_values(record)
                 )
@@ -68,7 +80,11 @@ def aggregate_buckets(
     *, spec: ReportSpec, progress: FetchProgress | None = None
 ) -> Iterator[tuple[datetime, BucketValues]]:
     """Yield (bucket start, aware UTC; values) for each bucket that has data, in order, with
-    every group of the answer summed (Genesys adds mediaType to the groups by itself)."""
+    every group of the answer summed (Genesys adds mediaType to the groups by itself).
+
+    Queue work only, and outbound apart: the query keeps conversations that went through a
+    queue (direct and internal calls carry no queueId) and groups by originatingDirection, so the
+    talk and handle time of agent outbound (no nOffered) never mix into the queues' AHT."""
     view_refuse(spec)
     for start, end in _chunks(spec):
         merged: dict[datetime, BucketValues] = {}
@@ -77,18 +93,51 @@ def aggregate_buckets(
             end=end,
             granularity=spec.granularity,
             time_zone=spec.time_zone,
-            filters=spec.filters,
+            filters=queue_work(spec),
+            group_by=(DIRECTION_GROUP,),
             progress=progress,
         )
         for row in rows:
             # Snapped to the report's own edges, so the buckets are the ones the normaliser
             # expects whatever offset Genesys writes the interval in.
             bucket_start = bucket_floor(row.start, tz=spec.tz, minutes=spec.bucket_minutes)
-            values = aggregate_bucket_values(row.stats)
-            total = merged.setdefault(bucket_start, dict.fromkeys(values, 0))
+            outbound = row.group.get(DIRECTION_GROUP) == "outbound"
+            values = aggregate_bucket_values(row.stats, outbound=outbound)
+            # Groups differ in what they carry (outbound work has no queue metrics).
+            total = merged.setdefault(bucket_start, {})
             for field, value in values.items():
-                total[field] += value
+                total[field] = total.get(field, 0) + value
         yield from sorted(merged.items())
+
+
+def service_level_goal(spec: ReportSpec) -> dict[str, float] | None:
+    """The queues' service-level goal for the report ({"percentage": 0.8, "duration_ms":
+    20000}) when every queue and media type it covers has the same one, from the cached queue
+    list; None when they differ or are not known (the page then shows oServiceLevel's target
+    ratio alone)."""
+    levels = queue_service_levels_cached()
+    if not levels:
+        return None
+    queue_ids = spec.queue_ids or tuple(levels)
+    goals = set()
+    for queue_id in queue_ids:
+        by_media = levels.get(queue_id)
+        if not by_media:
+            return None
+        for media in spec.media_types or tuple(by_media):
+            if media not in by_media:
+                return None
+            goals.add(by_media[media])
+    if len(goals) != 1:
+        return None
+    [(percentage, duration_ms)] = goals
+    return {"percentage": percentage, "duration_ms": duration_ms}
+
+
+def queue_work(spec: ReportSpec) -> ConversationFilters:
+    """The report's filters for the REST sources, limited to conversations that went through a
+    queue: the queue KPIs are about queue traffic."""
+    return dataclasses.replace(spec.filters, queue_work_only=True)
 
 
 def view_refuse(spec: ReportSpec) -> None:
@@ -111,3 +160,27 @@ def _chunks(spec: ReportSpec) -> Iterator[tuple[datetime, datetime]]:
         )
         yield start, end
         start = end
+
+
+def fetch_cost_estimate(*, spec: ReportSpec) -> int:
+    """About how many requests to Genesys fetching `spec` takes, known before it runs (services
+    charges it to the user's budget and picks the queue by it): aggregates one per chunk of the
+    range, details and GraphQL one per page of conversations, counted at
+    REPORT_CONVERSATIONS_PER_DAY. Filters are left out: they only make it fewer, and a report
+    fetched once is charged what its last fetch really took instead."""
+    if spec.source == "aggregates":
+        return sum(1 for _ in _chunks(spec))
+    per_day = settings.REPORT_CONVERSATIONS_PER_DAY
+    if spec.source == "details":
+        # Genesys searches every UTC day an interval touches, in scans of at most 7 days, and a
+        # scan ends on a page that comes back empty.
+        first = spec.start.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        days = math.ceil((spec.end - first) / timedelta(days=1))
+        chunk_days = DETAILS_MAX_INTERVAL.days
+        requests = 0
+        for offset in range(0, days, chunk_days):
+            scan_days = min(chunk_days, days - offset)
+            requests += math.ceil(scan_days * per_day / DETAILS_PAGE_SIZE) + 1
+        return requests
+    span_days = (spec.end - spec.start) / timedelta(days=1)
+    return max(1, math.ceil(span_days * per_day / settings.GENESYS_PAGE_SIZE))

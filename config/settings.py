@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from celery import current_task
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
@@ -115,6 +117,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "analytics_worker",
     "dashboard",
     "genesys_sim",
@@ -127,8 +130,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "dashboard.middleware.private_cache_middleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: it turns a refused login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -173,6 +179,26 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard-index"
 
+# --- Login throttling (django-axes) ----------------------------------------------------------------
+# Both login pages (/accounts/login/ and the admin's) authenticate through these backends: axes
+# first refuses a locked-out username or address, ModelBackend then checks the password.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# After this many failed logins for one username, or from one address, further attempts are
+# refused (HTTP 429) for LOGIN_LOCKOUT_MINUTES; a success before then starts the count afresh.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Behind proxies every attempt comes from the proxy's address, and a few typos anywhere would
+# lock everyone out: set this to the number of proxies in front of the web that append the
+# client's address to X-Forwarded-For (0: the connection's own address).
+LOGIN_PROXY_COUNT = env_int("LOGIN_PROXY_COUNT", 0)
+AXES_CLIENT_IP_CALLABLE = "dashboard.middleware.login_client_address"
+
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -187,7 +213,7 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # compose stack on http://localhost needs SECURE_SSL_REDIRECT=false and SECURE_COOKIES=false).
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 # Health checks and metric scrapes come from inside the network, over plain HTTP.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^healthz/live$", r"^metrics$"]
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 # Trust X-Forwarded-Proto only behind a proxy that sets it on every request: otherwise any client
 # could claim to be on HTTPS.
@@ -230,13 +256,25 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Look for such orphaned tasks every 5 s (kombu's default is every ~100 s).
     "unacked_restore_interval": 5,
     "unacked_restore_throttle": 1,
+    # Task priorities (analytics_worker/services.py PRIORITY_*): each queue is one Redis list per
+    # step, and a worker pops them priority first, across all its queues, 0 first. Queues of
+    # equal priority go in the order the worker names them (-Q interactive,celery), not in turn.
+    "priority_steps": [0, 3, 6, 9],
+    "queue_order_strategy": "priority",
 }
+# Small fetches a person waits for go to "interactive", which the Procfile gives a worker of its
+# own; long fetches, beat's prefetch and every other task to the default queue. A worker started
+# without -Q reads both.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES: dict[str, dict[str, str]] = {"interactive": {}, "celery": {}}
 
 # --- Genesys Cloud / data source --------------------------------------------------------------------
 GENESYS_CLIENT_ID = env_str("GENESYS_CLIENT_ID")
 GENESYS_CLIENT_SECRET = env_str("GENESYS_CLIENT_SECRET")
-# The simulated org is on by default exactly when no real credentials are configured.
-GENESYS_SIMULATOR = env_bool("GENESYS_SIMULATOR", not GENESYS_CLIENT_ID)
+# The simulated org is on by default only on a laptop (DEBUG on) with no real credentials:
+# production must never report simulated data by accident, so there it takes an explicit
+# GENESYS_SIMULATOR=true (and check --deploy then warns, config/checks.py).
+GENESYS_SIMULATOR = env_bool("GENESYS_SIMULATOR", DEBUG and not GENESYS_CLIENT_ID)
 GENESYS_SIM_CLIENT_ID = env_str("GENESYS_SIM_CLIENT_ID", "sim-client")
 GENESYS_SIM_CLIENT_SECRET = env_str("GENESYS_SIM_CLIENT_SECRET", "sim-secret")
 # The real org's region, as its domain (mypurecloud.ie, usw2.pure.cloud, ...) or SDK name
@@ -260,10 +298,11 @@ GENESYS_API_URL = env_str("GENESYS_API_URL", _default_api).rstrip("/")
 GENESYS_LOGIN_URL = env_str(
     "GENESYS_LOGIN_URL", GENESYS_API_URL.replace("//api.", "//login.", 1)
 ).rstrip("/")
-if not GENESYS_CLIENT_ID and not DEBUG:
+if not DEBUG and not (GENESYS_CLIENT_ID and GENESYS_CLIENT_SECRET):
     raise ImproperlyConfigured(
-        "GENESYS_CLIENT_ID and GENESYS_CLIENT_SECRET must be set when DEBUG is off "
-        "(or set GENESYS_SIMULATOR=true to serve the simulated org)"
+        "GENESYS_CLIENT_ID and GENESYS_CLIENT_SECRET must be set when DEBUG is off (see "
+        "README 'Pointing it at a real Genesys Cloud org'), or set GENESYS_SIMULATOR=true to "
+        "serve the simulated org on purpose"
     )
 # Where report data comes from: "aggregates" (Genesys REST, pre-bucketed: one request per week
 # of data, and the only source of offered/answered/abandoned/service level), "details" (REST,
@@ -285,9 +324,24 @@ GENESYS_SIM_CONVERSATIONS_PER_DAY = env_int("GENESYS_SIM_CONVERSATIONS_PER_DAY",
 GENESYS_SIM_TOKEN_TTL = env_int("GENESYS_SIM_TOKEN_TTL", 86400, minimum=1)
 GENESYS_SIM_RATE_LIMIT_PER_MINUTE = env_int("GENESYS_SIM_RATE_LIMIT_PER_MINUTE", 300, minimum=1)
 GENESYS_SIM_MAX_PAGE_SIZE = env_int("GENESYS_SIM_MAX_PAGE_SIZE", 500, minimum=1)
+# Fault injection (X-Sim-Fault, GENESYS_SIM_FAULTS) and the control endpoints (/sim/_faults,
+# /sim/_reset, /sim/_stats): for tests and laptops only, since a fault such as slow:S lets a
+# caller hold the server's workers. Off with DEBUG off unless set explicitly (the drills and
+# the benches do; check --deploy then warns).
+GENESYS_SIM_FAULTS_ENABLED = env_bool("GENESYS_SIM_FAULTS_ENABLED", DEBUG)
 # Faults for the next API requests, queued once in Redis, e.g. "429x3,500x2,slow:2": see
 # genesys_sim/README.md. A bad spec stops the server at boot.
 GENESYS_SIM_FAULTS = env_str("GENESYS_SIM_FAULTS")
+if GENESYS_SIM_FAULTS and not GENESYS_SIM_FAULTS_ENABLED:
+    raise ImproperlyConfigured(
+        "GENESYS_SIM_FAULTS is set but fault injection is off: set "
+        "GENESYS_SIM_FAULTS_ENABLED=true (tests only), or empty GENESYS_SIM_FAULTS"
+    )
+# The longest interval one query may ask the simulated org for (GraphQL dateRange, aggregates
+# interval; the details query has Genesys's own 7/31-day limits): a query costs time in
+# proportion to its span (ten years took 8 s), so one request must not hold a worker for long.
+# The default leaves room above REPORT_MAX_RANGE_DAYS.
+GENESYS_SIM_MAX_INTERVAL_DAYS = env_int("GENESYS_SIM_MAX_INTERVAL_DAYS", 92, minimum=1)
 
 # --- Reports ------------------------------------------------------------------------------------
 REPORT_MAX_RANGE_DAYS = env_int("REPORT_MAX_RANGE_DAYS", 31, minimum=1)
@@ -300,8 +354,43 @@ REPORT_DEFAULT_TIME_ZONE = env_str("REPORT_DEFAULT_TIME_ZONE", "UTC")
 # past its TTL a report is a miss.
 REPORT_LIVE_FRESH_SECONDS = env_int("REPORT_LIVE_FRESH_SECONDS", 120, minimum=1)
 REPORT_LIVE_TTL_SECONDS = env_int("REPORT_LIVE_TTL_SECONDS", 1800, minimum=1)
+# A report touching the last 48 hours, but not the last two: Genesys re-processes such data
+# nightly (and e-mail metrics post days later), so it is refreshed more often than history.
+REPORT_SETTLING_FRESH_SECONDS = env_int("REPORT_SETTLING_FRESH_SECONDS", 900, minimum=1)
+REPORT_SETTLING_TTL_SECONDS = env_int("REPORT_SETTLING_TTL_SECONDS", 21600, minimum=1)
 REPORT_HISTORICAL_FRESH_SECONDS = env_int("REPORT_HISTORICAL_FRESH_SECONDS", 14400, minimum=1)
 REPORT_HISTORICAL_TTL_SECONDS = env_int("REPORT_HISTORICAL_TTL_SECONDS", 86400, minimum=1)
+# After a failed fetch a stale report is served without a new one for this long (or for its own
+# freshness, if shorter), doubled for each failure in a row (at most an hour), so a Genesys outage
+# is not asked again on every read. A report with nothing cached, or a staff refresh, tries at once.
+REPORT_RETRY_AFTER_FAILURE_SECONDS = env_int("REPORT_RETRY_AFTER_FAILURE_SECONDS", 60, minimum=1)
+
+# --- What a fetch costs, and which waits first ---------------------------------------------------
+# A fetch's cost is its requests to Genesys, estimated before it is queued (sources.py
+# fetch_cost_estimate): aggregates one per 7 days; details and graphql one per page of
+# conversations, counted at this many a day (set it near the contact centre's busiest day) until
+# the report has been fetched once, and then at what its last fetch took.
+REPORT_CONVERSATIONS_PER_DAY = env_int("REPORT_CONVERSATIONS_PER_DAY", 2000, minimum=1)
+# A fetch a person waits for that costs at most this many requests goes to the "interactive"
+# queue, first in line; longer ones wait on the default queue, still ahead of beat's prefetch.
+FETCH_INTERACTIVE_MAX_REQUESTS = env_int("FETCH_INTERACTIVE_MAX_REQUESTS", 30, minimum=1)
+
+# --- Fetch jobs and the workers running them ------------------------------------------------------
+# A worker's heartbeat key expires this long after its last beat (it beats six times as often),
+# so a worker killed even by SIGKILL is known to be gone; /healthz reads the same heartbeats.
+WORKER_HEARTBEAT_TTL_SECONDS = env_int("WORKER_HEARTBEAT_TTL_SECONDS", 60, minimum=3)
+# A fetch with no progress for this long (counted from the end of any wait it announced, such as
+# a 429's Retry-After) whose worker has no heartbeat was lost with its worker: the reaper starts
+# it again once, then fails it with a message. The page calls it stalled from then on. It must
+# outlast the longest silence of a healthy fetch, one Genesys request (GENESYS_HTTP_TIMEOUT).
+JOB_STALL_SECONDS = env_int("JOB_STALL_SECONDS", max(40, GENESYS_HTTP_TIMEOUT + 10), minimum=1)
+if JOB_STALL_SECONDS <= GENESYS_HTTP_TIMEOUT:
+    raise ImproperlyConfigured(
+        f"JOB_STALL_SECONDS ({JOB_STALL_SECONDS}) must be longer than GENESYS_HTTP_TIMEOUT "
+        f"({GENESYS_HTTP_TIMEOUT}): one slow Genesys request would pass for a dead worker"
+    )
+# How often beat runs the reaper (ghost locks, fetches lost with their worker).
+REAPER_INTERVAL_SECONDS = env_int("REAPER_INTERVAL_SECONDS", 60, minimum=1)
 
 
 class LogFormatter(logging.Formatter):
@@ -341,9 +430,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
-# The worker and beat log through LOGGING above too, in the same format as the web, instead of
-# Celery replacing the root logger's handlers with its own.
-CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# The worker and beat log through LOGGING above too (LOG_LEVEL included, whatever their --loglevel
+# says): config/celery.py hands Celery's logging setup to it.
 
 # Beat's tasks live above the services they call (analytics_worker/tasks.py is found by
 # autodiscovery; this module is not named tasks.py).
@@ -352,8 +440,18 @@ CELERY_IMPORTS = ("analytics_worker.periodic_tasks",)
 CELERY_BEAT_SCHEDULE = {
     # Every minute: start fetches for saved reports that are due (each has its own interval).
     "refresh-due-reports": {"task": "analytics_worker.refresh_due_reports", "schedule": 60.0},
-    # Every minute: free single-flight locks whose job ended or died (ghost locks).
-    "reap-locks": {"task": "analytics_worker.reap_locks", "schedule": 60.0},
+    # Every minute (REAPER_INTERVAL_SECONDS): free single-flight locks whose job ended (ghost
+    # locks), and start again, once, a fetch whose worker died under it.
+    "reap-locks": {
+        "task": "analytics_worker.reap_locks",
+        "schedule": float(REAPER_INTERVAL_SECONDS),
+    },
+    # Every night at 04:30 UTC, after Genesys's nightly re-processing: fetch again the saved
+    # reports that touch the last 48 hours (their data may have changed since).
+    "refetch-settling-reports": {
+        "task": "analytics_worker.refetch_settling_reports",
+        "schedule": crontab(hour=4, minute=30),
+    },
     # Every 10 minutes: reload the queue names for the filter form (the cache keeps them 10 min).
     "refresh-queues": {"task": "analytics_worker.refresh_queues", "schedule": 540.0},
 }
@@ -378,9 +476,28 @@ DASHBOARD_REFRESH_COOLDOWN_SECONDS = env_int("DASHBOARD_REFRESH_COOLDOWN_SECONDS
 # Any read may start a Genesys fetch, so a runaway script or tab must not drain the shared budget;
 # a person clicking through filters or a wallboard stays far below it.
 DASHBOARD_REPORT_READS_PER_MINUTE = env_int("DASHBOARD_REPORT_READS_PER_MINUTE", 60, minimum=1)
-# New Genesys fetches a user may start per minute (joining a fetch already running is free): a
-# script walking through filters must not fill Redis with reports or spend the shared budget.
+# Each user's budget for new fetches (joining a fetch already running is free), staff refreshes
+# included. Every fetch is charged its cost in requests to Genesys (REPORT_CONVERSATIONS_PER_DAY)
+# against DASHBOARD_FETCH_BUDGET_REQUESTS, which refills at ..._PER_MINUTE: one user's month of
+# details must not hold the shared 300 requests/minute while others' one-day reports wait. One
+# fetch larger than the whole budget may start when nothing is owed.
+DASHBOARD_FETCH_BUDGET_REQUESTS = env_int("DASHBOARD_FETCH_BUDGET_REQUESTS", 600, minimum=1)
+DASHBOARD_FETCH_BUDGET_REQUESTS_PER_MINUTE = env_int(
+    "DASHBOARD_FETCH_BUDGET_REQUESTS_PER_MINUTE", 60, minimum=1
+)
+# And at most this many new fetches a minute, however cheap: each is a job, a lock and a result
+# in Redis, and a script walking through filters must not fill it.
 DASHBOARD_FETCHES_PER_MINUTE = env_int("DASHBOARD_FETCHES_PER_MINUTE", 20, minimum=1)
+# With Redis down there is no shared budget, so direct fetches are bounded in each web process:
+# ranges of at most this many days, and requests to Genesys sent that way per minute, by the
+# whole process and by each user (an estimate up front, so parallel requests cannot all pass).
+DASHBOARD_INLINE_FETCH_MAX_DAYS = env_int("DASHBOARD_INLINE_FETCH_MAX_DAYS", 1, minimum=1)
+DASHBOARD_INLINE_REQUESTS_PER_MINUTE = env_int(
+    "DASHBOARD_INLINE_REQUESTS_PER_MINUTE", 60, minimum=1
+)
+DASHBOARD_INLINE_REQUESTS_PER_USER_PER_MINUTE = env_int(
+    "DASHBOARD_INLINE_REQUESTS_PER_USER_PER_MINUTE", 20, minimum=1
+)
 # /metrics answers staff, or a scraper sending "Authorization: Bearer <this>" (empty: staff only).
 METRICS_TOKEN = env_str("METRICS_TOKEN")
 # Logging out lands on the login page rather than the admin's "logged out" page.

@@ -13,9 +13,11 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from django.urls import resolve
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -101,11 +103,14 @@ def test_the_migrate_command_is_a_django_command() -> None:
     assert result.returncode == 0, result.stderr[-2000:]
 
 
-def test_the_web_health_check_is_valid_python_calling_healthz() -> None:
+def test_the_web_health_check_is_valid_python_calling_the_liveness_url() -> None:
     test = services()["web"]["healthcheck"]["test"]
     assert test[:3] == ["CMD", "python", "-c"]
     compile(test[3], "healthcheck", "exec")
-    assert "http://127.0.0.1:8000/healthz" in test[3]
+    # Liveness, not readiness: a stopped worker must not mark a web that serves pages unhealthy.
+    urls = re.findall(r"'(http://[^']+)'", test[3])
+    assert urls == ["http://127.0.0.1:8000/healthz/live"]
+    assert resolve(urlsplit(urls[0]).path).url_name == "dashboard-healthz-live"
     # It calls in as 127.0.0.1, so the web must answer to that name.
     assert services()["web"]["environment"]["ALLOWED_HOSTS"].endswith(",127.0.0.1")
 

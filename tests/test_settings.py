@@ -111,6 +111,47 @@ def test_production_refuses_to_start_without(missing: str) -> None:
     assert f"ImproperlyConfigured: {missing} must be set when DEBUG is off" in result.stderr
 
 
+@pytest.mark.parametrize(
+    "missing", [("GENESYS_CLIENT_ID", "GENESYS_CLIENT_SECRET"), ("GENESYS_CLIENT_SECRET",)]
+)
+def test_production_never_falls_back_to_the_simulated_org(missing: tuple[str, ...]) -> None:
+    env = {name: value for name, value in PRODUCTION.items() if name not in missing}
+    result = manage("check", **env)
+    assert result.returncode != 0
+    assert (
+        "ImproperlyConfigured: GENESYS_CLIENT_ID and GENESYS_CLIENT_SECRET must be set when "
+        "DEBUG is off"
+    ) in result.stderr
+    assert "GENESYS_SIMULATOR=true" in result.stderr
+
+
+def without_credentials(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in PRODUCTION.items() if not k.startswith("GENESYS_CLIENT_")}
+    return {**env, **extra}
+
+
+def test_an_explicit_simulator_starts_but_the_deploy_check_warns() -> None:
+    env = without_credentials(GENESYS_SIMULATOR="true")
+    assert manage("check", **env).returncode == 0
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **env)
+    assert result.returncode != 0
+    assert "config.W001" in result.stderr and "GENESYS_SIMULATOR" in result.stderr
+    assert "config.W002" not in result.stderr
+
+
+def test_the_deploy_check_warns_about_fault_injection() -> None:
+    env = without_credentials(GENESYS_SIMULATOR="true", GENESYS_SIM_FAULTS_ENABLED="true")
+    result = manage("check", "--deploy", **env)
+    assert "config.W002" in result.stderr and "GENESYS_SIM_FAULTS_ENABLED" in result.stderr
+
+
+def test_queued_faults_need_fault_injection_on() -> None:
+    env = without_credentials(GENESYS_SIMULATOR="true", GENESYS_SIM_FAULTS="500x2")
+    result = manage("check", **env)
+    assert result.returncode != 0
+    assert "GENESYS_SIM_FAULTS is set but fault injection is off" in result.stderr
+
+
 def test_it_refuses_an_unknown_log_format() -> None:
     result = manage("check", LOG_FORMAT="xml")
     assert "LOG_FORMAT must be plain or json" in result.stderr

@@ -8,8 +8,7 @@ layer's (analytics_worker.sources and normalize).
 
 Genesys stamps each metric in the interval in which it is emitted: nOffered when the conversation
 is offered to a queue, t* metrics when what they measure ends (the tTalk of a long call lands in
-a later interval than its offer). The simulated org puts every metric of a conversation in the
-interval of its start (genesys_sim/README.md).
+a later interval than its offer). The simulated org does the same (genesys_sim/README.md).
 """
 
 from __future__ import annotations
@@ -24,14 +23,34 @@ from analytics_worker.genesys.http import FetchProgress, genesys_request
 from analytics_worker.genesys.query import ConversationFilters, interval_text, query_filter
 
 AGGREGATES_PATH = "/api/v2/analytics/conversations/aggregates/query"
-METRICS = ("nOffered", "tAnswered", "tAbandon", "tTalk", "tHeld", "tAcw", "tHandle", "nOverSla")
+# Queue metrics (n/t of the offer, the wait and its outcome, oServiceLevel), the agent's work
+# (talk, hold, after-call work, handle) and agent-initiated outbound (nOutbound).
+METRICS = (
+    "nOffered",
+    "tAnswered",
+    "tAbandon",
+    "tShortAbandon",
+    "tFlowOut",
+    "tWait",
+    "nOverSla",
+    "oServiceLevel",
+    "nTransferred",
+    "tTalk",
+    "tHeld",
+    "tAcw",
+    "tHandle",
+    "nOutbound",
+)
+# The counts and sums of a metric's StatisticalSummary (the SDK model) that add up across
+# entries; `target` (oServiceLevel's goal, a ratio) does not, and is kept as given.
+_ADDITIVE_STATS = ("count", "sum", "numerator", "denominator")
 # The longest interval one request may ask for. Genesys documents none for aggregates
 # [unverified]; 7 days is the details query's limit without a filter, and a month is then five
 # requests.
 MAX_INTERVAL = timedelta(days=7)
 
-# metric name -> its stats summed over every entry of that metric ({"count": 3, "sum": 4200.0});
-# t* sums are milliseconds.
+# metric name -> its stats summed over every entry of that metric ({"count": 3, "sum": 4200.0},
+# {"numerator": 8, "denominator": 10, "target": 0.8}); t* sums are milliseconds.
 MetricStats = dict[str, dict[str, float]]
 
 
@@ -113,23 +132,30 @@ def aggregates_query_body(
     }
     if group_by:
         body["groupBy"] = list(group_by)
-    found = query_filter((d.analytics, values) for d, values in filters.selections())
+    found = query_filter(
+        ((d.analytics, values) for d, values in filters.selections()),
+        required=[d.analytics for d in filters.required()],
+    )
     if found:
         body["filter"] = found
     return body
 
 
 def metric_stats(metrics: Any) -> MetricStats:
-    """The count and sum of each metric of one `data[].metrics` list."""
+    """The counts and sums of each metric of one `data[].metrics` list (and oServiceLevel's
+    target)."""
     stats: MetricStats = {}
     for item in metrics if isinstance(metrics, list) else ():
         if isinstance(item, dict) and isinstance(item.get("stats"), dict):
             # A metric may come more than once (with a qualifier): its stats add up.
-            total = stats.setdefault(str(item.get("metric")), {"count": 0, "sum": 0})
-            for name in ("count", "sum"):
+            total = stats.setdefault(str(item.get("metric")), dict.fromkeys(_ADDITIVE_STATS, 0))
+            for name in _ADDITIVE_STATS:
                 value = item["stats"].get(name)
-                if isinstance(value, int | float):
+                if isinstance(value, int | float) and not isinstance(value, bool):
                     total[name] += value
+            target = item["stats"].get("target")
+            if isinstance(target, int | float) and not isinstance(target, bool):
+                total["target"] = target
     return stats
 
 

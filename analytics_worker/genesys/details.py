@@ -2,18 +2,15 @@
 POST /api/v2/analytics/conversations/details/query, paged by page number.
 
 Each conversation is reduced to the GraphQL contract's Conversation dict (docs/GRAPHQL.md),
-so the normaliser takes either source unchanged, plus a few keys the contract lacks, for the
-contact-centre KPIs (all times in seconds; None where they do not apply):
+plus what the contract lacks for the contact-centre KPIs:
 
-    queueId       the first queue the conversation entered
-    offered       a queue offered it (nOffered)
-    answered      an agent answered it (tAnswered); abandoned: the customer left the queue (tAbandon)
-    answeredInSl  answered within the queue's service level (answered, and no nOverSla)
-    answerTime    time to answer (tAnswered), talkTime, acwTime, handleTime (tTalk, tAcw, tHandle)
+    queueIds      every queue the conversation went through, in order
+    metricStats   each metric's count and sum (milliseconds) over all its sessions, in the shape
+                  of an aggregates answer's stats, so both REST sources map to buckets alike
 
 and, as the contract defines them, metrics.duration = end - start (None while it is going on),
-metrics.waitTime = time in queue until answered or abandoned (tAnswered + tAbandon; None when it
-never queued), metrics.holdTime = time on hold (tHeld), None unless an agent answered.
+metrics.waitTime = time in queue (tWait or tAcd, else tAnswered + tAbandon; None when it never
+queued), metrics.holdTime = time on hold (tHeld), None unless an agent connected.
 
 How the paging stays exact (Genesys's developer-center blog, "Analytics conversations API
 behavior", 2022-04-21):
@@ -21,7 +18,7 @@ behavior", 2022-04-21):
 - Pages shift while data arrives, so a conversation may come twice: it is yielded once (by id).
 - Genesys searches whole days ("conversations that started on a day touched by the interval"),
   so conversations outside the interval may come too: only those that START inside it are kept
-  (the attribution rule), and intervals are cut at UTC midnights, at most 7 days long (the
+  (a details report counts a conversation in the bucket of its start), and intervals are cut at UTC midnights, at most 7 days long (the
   guide's limit without a filter).
 - pageNumber x pageSize may not pass 100,000. Before the page that would, the scan goes on with
   a new interval starting at the latest conversation start served so far.
@@ -132,7 +129,8 @@ def details_query_body(
         (d.analytics, values) for d, values in selections if d.details_level == "conversation"
     )
     segment_filter = query_filter(
-        (d.analytics, values) for d, values in selections if d.details_level == "segment"
+        ((d.analytics, values) for d, values in selections if d.details_level == "segment"),
+        required=[d.analytics for d in filters.required() if d.details_level == "segment"],
     )
     if conversation_filter:
         body["conversationFilters"] = [conversation_filter]
@@ -142,7 +140,8 @@ def details_query_body(
 
 
 def details_record(conversation: Any) -> dict[str, Any]:
-    """An AnalyticsConversation reduced to the GraphQL Conversation shape plus KPI keys."""
+    """An AnalyticsConversation reduced to the GraphQL Conversation shape, plus its metric
+    totals and queues (module docstring)."""
     if not isinstance(conversation, dict) or not isinstance(
         conversation.get("conversationId"), str
     ):
@@ -154,9 +153,11 @@ def details_record(conversation: Any) -> dict[str, Any]:
     start = _parse_time(start_text, "conversationStart")
     end = _parse_time(end_text, "conversationEnd") if end_text else None
 
-    metrics: dict[str, float] = {}  # name -> total over every session (a transfer repeats some)
+    # name -> {count, sum} over every session: a transfer offers and answers it twice.
+    stats: dict[str, dict[str, float]] = {}
     participants = []
-    media_type = queue_id = None
+    queue_ids: list[str] = []
+    media_type = None
     for participant in _dicts(conversation.get("participants")):
         purpose = participant.get("purpose")
         if purpose in _PARTICIPANT_TYPES:
@@ -171,21 +172,32 @@ def details_record(conversation: Any) -> dict[str, Any]:
             for metric in _dicts(session.get("metrics")):
                 name, value = metric.get("name"), metric.get("value")
                 if isinstance(name, str) and isinstance(value, int | float):
-                    metrics[name] = metrics.get(name, 0) + value
-            if queue_id is None and purpose == "acd":
-                queue_id = next(
-                    (s["queueId"] for s in _dicts(session.get("segments")) if s.get("queueId")),
-                    None,
-                )
+                    total = stats.setdefault(name, {"count": 0, "sum": 0})
+                    total["count"] += 1
+                    total["sum"] += value
+            for segment in _dicts(session.get("segments")):
+                queue_id = segment.get("queueId")
+                if isinstance(queue_id, str) and queue_id not in queue_ids:
+                    queue_ids.append(queue_id)
+    # tTalkComplete is a session's whole talk, emitted once it is over; tTalk may come once per
+    # talk segment. tHeld comes once per hold (so its count counts holds), tHeldComplete once
+    # per session that held.
+    for whole, part in (("tTalkComplete", "tTalk"), ("tHeldComplete", "tHeld")):
+        complete = stats.pop(whole, None)
+        if complete is not None and part not in stats:
+            stats[part] = complete
 
     def seconds(*names: str) -> float | None:
-        found = [metrics[name] for name in names if name in metrics]
+        found = [stats[name]["sum"] for name in names if name in stats]
         return sum(found) / 1000 if found else None
 
-    answered = "tAnswered" in metrics
-    # The Complete variants are the session totals, emitted once the talk or hold is over.
-    talk = seconds("tTalkComplete") if "tTalkComplete" in metrics else seconds("tTalk")
-    hold = seconds("tHeldComplete") if "tHeldComplete" in metrics else seconds("tHeld")
+    # Hold exists (0 or more) once an agent is connected: answered from a queue, or talking on
+    # a direct or outbound call.
+    connected = "tAnswered" in stats or "tTalk" in stats
+    # Time in queue: tWait, or tAcd, which the details query carries for every offer whatever
+    # its outcome (answered, abandoned, flowed out).
+    wait_metrics = next((name for name in ("tWait", "tAcd") if name in stats), None)
+    wait = seconds(wait_metrics) if wait_metrics else seconds("tAnswered", "tAbandon")
     return {
         "id": conversation["conversationId"],
         "type": media_type,
@@ -194,25 +206,24 @@ def details_record(conversation: Any) -> dict[str, Any]:
         "endTime": end_text,
         "metrics": {
             "duration": (end - start).total_seconds() if end is not None else None,
-            "waitTime": seconds("tAnswered", "tAbandon"),
-            "holdTime": (hold or 0.0) if answered else None,
+            "waitTime": wait,
+            "holdTime": (seconds("tHeld") or 0.0) if connected else None,
         },
         "participants": participants,
-        "queueId": queue_id,
-        "offered": "nOffered" in metrics,
-        "answered": answered,
-        "abandoned": "tAbandon" in metrics,
-        "answeredInSl": answered and "nOverSla" not in metrics,
-        "answerTime": seconds("tAnswered"),
-        "talkTime": talk,
-        "acwTime": seconds("tAcw"),
-        "handleTime": seconds("tHandle"),
+        "queueIds": queue_ids,
+        "metricStats": stats,
     }
 
 
 # Genesys participant purpose -> the contract's participant type; the others (acd, ivr, ...) are
 # routing machinery, not people, and the contract has no place for them.
-_PARTICIPANT_TYPES = {"customer": "customer", "external": "customer", "agent": "agent"}
+# "user" is the Genesys user who placed an internal call: the agent's caller, as a customer is.
+_PARTICIPANT_TYPES = {
+    "customer": "customer",
+    "external": "customer",
+    "user": "customer",
+    "agent": "agent",
+}
 
 
 def _dicts(value: Any) -> list[Mapping[str, Any]]:

@@ -166,8 +166,21 @@ class _Call:
             response = self.send(token)
             if response.status_code == 401:
                 access_token_drop(only_if=token)
-                _, code, context_id = _error_details(response)
-                raise GenesysAuthError(code=code, context_id=context_id)
+                message, code, context_id = _error_details(response)
+                # Not "bad credentials": the login service has just issued a token for them (it
+                # refuses wrong ones itself, and auth says so). Genesys then refusing that token
+                # too means another region's API, or tokens revoked faster than we fetch them.
+                said = f": {message}" if message else ""
+                raise GenesysAuthError(
+                    f"Genesys refused {self.method} {self.path} twice (HTTP 401{said}), the "
+                    "second time with a token it had just issued: the login service accepted "
+                    "GENESYS_CLIENT_ID and GENESYS_CLIENT_SECRET, so the credentials are fine. "
+                    "Check that GENESYS_API_URL is in the same region as GENESYS_LOGIN_URL (an "
+                    "API of another region refuses the token); if they match, Genesys may be "
+                    "revoking tokens: try again in a few minutes",
+                    code=code,
+                    context_id=context_id,
+                )
         return self.parse(response)
 
     def send(self, token: str) -> requests.Response:

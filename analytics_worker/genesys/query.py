@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -36,16 +36,29 @@ class ConversationFilters:
     media_types: tuple[str, ...] = ()
     directions: tuple[str, ...] = ()
     queue_ids: tuple[str, ...] = ()
+    # Only conversations that went through a queue: direct and internal calls, and agent
+    # outbound not made for a queue, carry no queueId and are left out.
+    queue_work_only: bool = False
 
     def selections(self) -> list[tuple[Dimension, tuple[str, ...]]]:
         """(dimension, values) of every dimension, in a fixed order, empty ones included."""
-        return [(DIMENSIONS[f.name], getattr(self, f.name)) for f in fields(self)]
+        return [(DIMENSIONS[name], getattr(self, name)) for name in DIMENSIONS]
+
+    def required(self) -> list[Dimension]:
+        """The dimensions a conversation must have at all (an `exists` predicate each)."""
+        return [DIMENSIONS["queue_ids"]] if self.queue_work_only and not self.queue_ids else []
 
 
-def query_filter(selections: Iterable[tuple[str, Sequence[str]]]) -> dict[str, Any] | None:
+def query_filter(
+    selections: Iterable[tuple[str, Sequence[str]]], *, required: Iterable[str] = ()
+) -> dict[str, Any] | None:
     """A Genesys filter that ANDs the dimensions: one value is a predicate, several are an OR
-    clause (the shape of Genesys's own examples); an empty selection means "all"."""
-    predicates: list[dict[str, str]] = []
+    clause (the shape of Genesys's own examples); an empty selection means "all". Each of
+    `required` must exist on the conversation (operator exists)."""
+    predicates: list[dict[str, str]] = [
+        {"type": "dimension", "dimension": dimension, "operator": "exists"}
+        for dimension in required
+    ]
     clauses: list[dict[str, Any]] = []
     for dimension, values in selections:
         if len(values) == 1:

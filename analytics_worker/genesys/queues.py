@@ -1,10 +1,13 @@
-"""The org's routing queues (GET /api/v2/routing/queues), for queue names in the filter form and
-tables. Cached in Redis for all web processes and workers, since queues change rarely.
+"""The org's routing queues (GET /api/v2/routing/queues): their names, for the filter form and
+tables, and their service-level goals per media type (mediaSettings.<media>.serviceLevel), for
+"80 % in 20 s" next to a report's service level. Cached in Redis for all web processes and
+workers, since queues change rarely.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import orjson
 import redis
@@ -35,11 +38,26 @@ def queue_list_cached() -> list[tuple[str, str]] | None:
         return None
 
 
-def _cached() -> list[tuple[str, str]] | None:
+# media type -> (goal as a ratio, threshold in milliseconds)
+ServiceLevels = dict[str, tuple[float, int]]
+
+
+def _cached_entries() -> list[tuple[str, str, ServiceLevels]] | None:
     cached = get_redis().get(_cache_key())
     if cached is None:
         return None
-    return [(queue_id, name) for queue_id, name in orjson.loads(cached)]
+    entries = []
+    for queue_id, name, *rest in orjson.loads(cached):
+        levels = rest[0] if rest else {}  # entries cached before goals were kept have none
+        entries.append(
+            (queue_id, name, {media: (goal[0], goal[1]) for media, goal in levels.items()})
+        )
+    return entries
+
+
+def _cached() -> list[tuple[str, str]] | None:
+    entries = _cached_entries()
+    return None if entries is None else [(queue_id, name) for queue_id, name, _ in entries]
 
 
 def _cache_key() -> str:
@@ -49,8 +67,23 @@ def _cache_key() -> str:
 def queue_list() -> list[tuple[str, str]]:
     """(id, name) of every queue, sorted by name; [] (logged) when Genesys or Redis fails, so
     the dashboard still renders."""
+    return [(queue_id, name) for queue_id, name, _ in _entries()]
+
+
+def queue_service_levels_cached() -> dict[str, ServiceLevels] | None:
+    """Queue id -> its service-level goal per media type, from the cache only (never asks
+    Genesys: a fetch must not spend a request on it); None when not cached or Redis is down."""
     try:
-        cached = _cached()
+        entries = _cached_entries()
+    except redis.RedisError as exc:
+        logger.warning("queue list: Redis is unavailable (%s)", type(exc).__name__)
+        return None
+    return None if entries is None else {queue_id: levels for queue_id, _, levels in entries}
+
+
+def _entries() -> list[tuple[str, str, ServiceLevels]]:
+    try:
+        cached = _cached_entries()
     except redis.RedisError as exc:
         logger.warning("queue list: Redis is unavailable (%s)", type(exc).__name__)
         return []
@@ -70,9 +103,10 @@ def queue_list() -> list[tuple[str, str]]:
     return queues
 
 
-def queues_fetch(*, progress: FetchProgress | None = None) -> list[tuple[str, str]]:
-    """Every queue from Genesys, page by page (pageSize/pageNumber until pageCount)."""
-    queues: dict[str, str] = {}
+def queues_fetch(*, progress: FetchProgress | None = None) -> list[tuple[str, str, ServiceLevels]]:
+    """Every queue from Genesys with its service-level goals, page by page (pageSize/pageNumber
+    until pageCount), sorted by name."""
+    queues: dict[str, tuple[str, ServiceLevels]] = {}
     page_number = 1
     while True:
         body = genesys_request(
@@ -89,7 +123,10 @@ def queues_fetch(*, progress: FetchProgress | None = None) -> list[tuple[str, st
             )
         for entity in entities:
             if isinstance(entity, dict) and isinstance(entity.get("id"), str):
-                queues[entity["id"]] = str(entity.get("name") or entity["id"])
+                queues[entity["id"]] = (
+                    str(entity.get("name") or entity["id"]),
+                    _service_levels(entity.get("mediaSettings")),
+                )
         page_count = body.get("pageCount")
         if not entities or not isinstance(page_count, int) or page_number >= page_count:
             break
@@ -98,4 +135,26 @@ def queues_fetch(*, progress: FetchProgress | None = None) -> list[tuple[str, st
                 f"The queue list still had pages after {MAX_PAGES:,}; stopped reading it"
             )
         page_number += 1
-    return sorted(queues.items(), key=lambda item: (item[1].casefold(), item[0]))
+    return sorted(
+        ((queue_id, name, levels) for queue_id, (name, levels) in queues.items()),
+        key=lambda entry: (entry[1].casefold(), entry[0]),
+    )
+
+
+# Queue media settings name voice "call"; conversations' mediaType says "voice".
+_MEDIA_OF_SETTING = {"call": "voice"}
+
+
+def _service_levels(media_settings: Any) -> ServiceLevels:
+    """{media: (percentage, durationMs)} of a queue's mediaSettings, where both are numbers."""
+    levels: ServiceLevels = {}
+    if not isinstance(media_settings, dict):
+        return levels
+    for media, settings in media_settings.items():
+        level = settings.get("serviceLevel") if isinstance(settings, dict) else None
+        if not isinstance(level, dict):
+            continue
+        percentage, duration = level.get("percentage"), level.get("durationMs")
+        if isinstance(percentage, int | float) and isinstance(duration, int | float):
+            levels[_MEDIA_OF_SETTING.get(media, str(media))] = (float(percentage), int(duration))
+    return levels

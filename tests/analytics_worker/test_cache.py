@@ -138,3 +138,69 @@ def test_a_lookup_reports_redis_down_as_cache_unavailable(monkeypatch):
     monkeypatch.setattr(redis_client, "_client", redis_client.connect("redis://127.0.0.1:1"))
     with pytest.raises(cache.CacheUnavailable, match="report cache"):
         cache.result_lookup(report_key="k", now=1.0)
+
+
+# --- the fetch budget -----------------------------------------------------------------------------
+
+BUDGET = cache.FetchBudget(name="u1", requests=100, requests_per_minute=60, fetches_per_minute=5)
+
+
+def charge(cost: int, now: float, budget: cache.FetchBudget = BUDGET):
+    return cache.fetch_budget_charge(budget=budget, cost=cost, now=now)
+
+
+def test_the_budget_charges_each_fetch_its_cost_and_refills():
+    assert charge(60, now=1000.0) is None
+    assert charge(40, now=1000.0) is None  # 100 charged: the whole budget
+    refused = charge(10, now=1000.0)
+    assert refused.reason == "requests"
+    assert refused.retry_after == pytest.approx(10.0)  # 60 requests a minute: 10 in 10 s
+    assert charge(10, now=1009.0).reason == "requests"
+    assert charge(10, now=1010.0) is None
+
+
+def test_the_budget_lets_one_fetch_larger_than_itself_start_from_full():
+    # Else the longest report could never be fetched; it then holds the budget for its cost.
+    assert charge(620, now=1000.0) is None
+    refused = charge(1, now=1000.0)
+    assert refused.reason == "requests"
+    assert refused.retry_after == pytest.approx(521.0)  # until 99 of 620 are left owing
+    assert charge(620, now=1000.0 + 619).retry_after == pytest.approx(1.0)
+    assert charge(620, now=1000.0 + 620) is None
+
+
+def test_the_budget_counts_fetches_too():
+    for _ in range(5):
+        assert charge(1, now=1200.0) is None
+    refused = charge(1, now=1230.0)
+    assert refused.reason == "fetches"
+    assert refused.retry_after == pytest.approx(30.0)  # the minute's window ends at 1260
+    assert charge(1, now=1260.0) is None
+
+
+def test_a_refused_fetch_is_not_charged():
+    assert charge(100, now=1000.0) is None
+    for _ in range(10):
+        assert charge(50, now=1000.0) is not None
+    assert charge(50, now=1050.0) is None  # 50 refilled; the refusals cost nothing
+
+
+def test_budgets_are_per_name():
+    assert charge(100, now=1000.0) is None
+    other = cache.FetchBudget(name="u2", requests=100, requests_per_minute=60, fetches_per_minute=5)
+    assert charge(100, now=1000.0, budget=other) is None
+
+
+def test_it_remembers_what_a_reports_last_fetch_cost():
+    assert cache.fetch_cost_get(report_key="k") is None
+    cache.fetch_cost_put(report_key="k", requests=37)
+    assert cache.fetch_cost_get(report_key="k") == 37
+
+
+def test_it_counts_failures_in_a_row_until_a_result_is_stored():
+    cache.report_error_put(report_key="k", message="first", at=1.0)
+    cache.report_error_put(report_key="k", message="second", at=2.0)
+    assert cache.report_error_get(report_key="k") == {"message": "second", "at": 2.0, "failures": 2}
+    cache.result_put(report_key="k", payload=b"{}", as_of=3.0, fresh_seconds=1, ttl_seconds=600)
+    cache.report_error_put(report_key="k", message="third", at=4.0)
+    assert cache.report_error_get(report_key="k")["failures"] == 1

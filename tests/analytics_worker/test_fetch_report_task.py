@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from unittest import mock
 
 import orjson
@@ -10,6 +10,7 @@ from django.utils import timezone
 from analytics_worker import cache, fetch, services, sources, tasks
 from analytics_worker.genesys.errors import GenesysRateLimited
 from analytics_worker.models import SavedReport
+from analytics_worker.reports import ReportSpec
 from tests.analytics_worker.helpers import conversation
 
 pytestmark = pytest.mark.django_db
@@ -52,11 +53,43 @@ def test_it_stores_the_buckets_and_finishes_the_job(spec, job, pages):
     assert cache.lock_holder(report_key=spec.key) is None
 
 
+def test_it_remembers_the_requests_the_fetch_took(spec, job, pages):
+    # The next fetch of the same report is charged and queued by it (services.report_fetch_cost).
+    run(spec, job)
+    report = orjson.loads(cache.result_get(report_key=spec.key).payload)
+    assert cache.fetch_cost_get(report_key=spec.key) == report["fetch"]["requests"]
+    assert services.report_fetch_cost(spec=spec) == report["fetch"]["requests"]
+
+
+def test_a_failed_fetch_leaves_the_cost_unknown(spec, job, pages):
+    pages.side_effect = GenesysRateLimited("Genesys kept answering 429; try again in a minute.")
+    run(spec, job)
+    assert cache.fetch_cost_get(report_key=spec.key) is None
+
+
 def test_a_historical_report_stays_fresh_longer(spec, job, pages, settings):
     settings.REPORT_HISTORICAL_FRESH_SECONDS = 5000
     run(spec, job)
     cached = cache.result_get(report_key=spec.key)
     assert cached.fresh_until - cached.as_of == 5000
+
+
+def test_a_report_of_the_last_48_hours_is_refreshed_sooner(enqueued, pages, settings):
+    settings.REPORT_SETTLING_FRESH_SECONDS = 900
+    settings.REPORT_SETTLING_TTL_SECONDS = 7200
+    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=5)
+    yesterday = ReportSpec(start=end - timedelta(days=1), end=end)
+    job = services.report_lookup(spec=yesterday).job_id
+    run(yesterday, job)
+    cached = cache.result_get(report_key=yesterday.key)
+    assert cached.fresh_until - cached.as_of == 900
+    assert 7100 < fake_ttl(yesterday.key) <= 7200
+
+
+def fake_ttl(report_key: str) -> int:
+    from analytics_worker.redis_client import get_redis, result_key
+
+    return get_redis().ttl(result_key(report_key))
 
 
 def test_a_failed_fetch_keeps_the_good_result(spec, job, pages):

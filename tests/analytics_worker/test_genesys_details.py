@@ -239,38 +239,82 @@ def test_it_sends_the_reference_query_shape(api, filters, expected):
     ]
 
 
-def test_it_reduces_a_conversation_to_the_graphql_shape_with_kpis():
+def test_it_reduces_a_conversation_to_the_graphql_shape_with_its_metrics():
     assert details_record(EXAMPLE) == {
         "id": "c0ffee00-0000-4000-8000-000000000001",
         "type": "voice",
         "direction": "inbound",
         "startTime": "2024-05-01T09:00:00.000Z",
         "endTime": "2024-05-01T09:06:40.000Z",
-        "metrics": {"duration": 400.0, "waitTime": 29.0, "holdTime": 0.0},
+        # Time in queue is tAcd (25 s); tAnswered (29 s) adds the 4 s the agent's phone rang.
+        "metrics": {"duration": 400.0, "waitTime": 25.0, "holdTime": 0.0},
         "participants": [
             {"id": "p-cust", "type": "customer"},
             {"id": "a9e00000-0000-4000-8000-000000000000", "type": "agent"},
         ],
-        "queueId": Q1,
-        "offered": True,
-        "answered": True,
-        "abandoned": False,
-        "answeredInSl": True,
-        "answerTime": 29.0,
-        "talkTime": 300.0,
-        "acwTime": 30.0,
-        "handleTime": 330.0,
+        "queueIds": [Q1],
+        # Each metric's count and sum over every session; tTalkComplete is the session's tTalk.
+        "metricStats": {
+            "nOffered": {"count": 1, "sum": 1},
+            "tAcd": {"count": 1, "sum": 25000},
+            "tAlert": {"count": 1, "sum": 4000},
+            "tAnswered": {"count": 1, "sum": 29000},
+            "tTalk": {"count": 1, "sum": 300000},
+            "tAcw": {"count": 1, "sum": 30000},
+            "tHandle": {"count": 1, "sum": 330000},
+        },
     }
+
+
+def test_it_counts_each_hold_and_each_queue_of_a_transfer():
+    agent = EXAMPLE["participants"][2]
+    holds = [
+        {"name": "tHeld", "value": 20000, "emitDate": "2024-05-01T09:02:00.000Z"},
+        {"name": "tHeld", "value": 10000, "emitDate": "2024-05-01T09:04:00.000Z"},
+        {"name": "tHeldComplete", "value": 30000, "emitDate": "2024-05-01T09:05:34.000Z"},
+        {"name": "nTransferred", "value": 1, "emitDate": "2024-05-01T09:05:34.000Z"},
+    ]
+    second_queue = {
+        **EXAMPLE["participants"][1],
+        "sessions": [
+            {
+                **EXAMPLE["participants"][1]["sessions"][0],
+                "segments": [
+                    {**EXAMPLE["participants"][1]["sessions"][0]["segments"][0], "queueId": Q2}
+                ],
+            }
+        ],
+    }
+    transferred = {
+        **EXAMPLE,
+        "participants": [
+            *EXAMPLE["participants"][:2],
+            {
+                **agent,
+                "sessions": [
+                    {**agent["sessions"][0], "metrics": agent["sessions"][0]["metrics"] + holds}
+                ],
+            },
+            second_queue,
+        ],
+    }
+    record = details_record(transferred)
+    assert record["queueIds"] == [Q1, Q2]
+    assert record["metricStats"]["nOffered"] == {"count": 2, "sum": 2}  # offered in both queues
+    assert record["metricStats"]["tHeld"] == {"count": 2, "sum": 30000}  # two holds, not one
+    assert record["metricStats"]["nTransferred"]["count"] == 1
+    assert record["metrics"]["holdTime"] == 30.0
 
 
 def test_a_conversation_still_going_on_has_no_end_or_duration():
     ongoing = {**EXAMPLE, "conversationEnd": None, "participants": EXAMPLE["participants"][:2]}
     record = details_record(ongoing)
+    # Its time in queue is over (tAcd was emitted); its duration is not known yet.
     assert (record["endTime"], record["metrics"]) == (
         None,
-        {"duration": None, "waitTime": None, "holdTime": None},
+        {"duration": None, "waitTime": 25.0, "holdTime": None},
     )
-    assert (record["answered"], record["offered"], record["talkTime"]) == (False, True, None)
+    assert "tAnswered" not in record["metricStats"] and "nOffered" in record["metricStats"]
 
 
 def test_it_pages_until_a_page_without_conversations_and_counts_a_shifted_one_once(api):
@@ -423,9 +467,11 @@ def test_it_yields_what_the_graphql_contract_serves_for_the_same_day(sim):
     ]
     assert len(records) == len(expected) > 1000
     assert [{k: r[k] for k in expected[0]} for r in records] == expected
-    answered = [r for r in records if r["answered"]]
-    assert all(r["talkTime"] > 0 and r["handleTime"] >= r["talkTime"] for r in answered)
-    assert {r["queueId"] for r in records} == {q.id for q in org.QUEUES}
+    answered = [r["metricStats"] for r in records if "tAnswered" in r["metricStats"]]
+    assert all(s["tTalk"]["sum"] > 0 and s["tHandle"]["sum"] >= s["tTalk"]["sum"] for s in answered)
+    assert {q for r in records for q in r["queueIds"]} == {q.id for q in org.QUEUES}
+    # Direct and internal calls and agent outbound without a queue are conversations too.
+    assert any(not r["queueIds"] for r in records)
 
 
 def test_against_the_sim_the_cap_is_never_hit(sim, monkeypatch):

@@ -177,6 +177,23 @@ def test_it_raises_an_auth_error_after_two_401s_without_leaking_secrets(
     assert fake_redis.get(redis_key("oauth", client_fingerprint())) is None
 
 
+def test_two_401s_do_not_blame_credentials_the_login_service_accepted(
+    api: responses.RequestsMock,
+) -> None:
+    # A token revoked twice in a row, or an API host of another region than the login host:
+    # the login service issued both tokens, so the client id and secret are not at fault.
+    api.post(URL, status=401, json={"code": "bad.credentials", "status": 401})
+
+    with pytest.raises(GenesysAuthError) as info:
+        genesys_request("POST", PATH)
+
+    assert token_calls(api) == 2
+    message = str(info.value)
+    assert "rejected the client credentials" not in message
+    assert "credentials are fine" in message
+    assert f"POST {PATH}" in message and "GENESYS_API_URL" in message
+
+
 def test_it_waits_retry_after_seconds_on_429(
     api: responses.RequestsMock, fake_clock: FakeClock
 ) -> None:

@@ -89,3 +89,28 @@ def test_it_lists_the_simulated_orgs_queues(sim, monkeypatch):
     assert sorted(queue_list()) == expected
     assert [name for _, name in queue_list()] == ["Billing", "Retention", "Sales", "Support"]
     assert sim.stats_read()["requests"] == 2
+
+
+def test_it_keeps_each_queues_service_level_goals_by_media_type(api) -> None:
+    api.get(
+        "http://genesys.test/api/v2/routing/queues",
+        json={
+            "entities": [
+                {
+                    "id": "q1",
+                    "name": "Sales",
+                    "mediaSettings": {
+                        # Genesys names voice "call" here.
+                        "call": {"serviceLevel": {"percentage": 0.8, "durationMs": 20000}},
+                        "email": {"serviceLevel": {"percentage": 0.9, "durationMs": 14_400_000}},
+                        "chat": {"alertingTimeoutSeconds": 30},
+                    },
+                }
+            ],
+            "pageCount": 1,
+        },
+    )
+    assert queues.queue_list() == [("q1", "Sales")]
+    assert queues.queue_service_levels_cached() == {
+        "q1": {"voice": (0.8, 20000), "email": (0.9, 14_400_000)}
+    }

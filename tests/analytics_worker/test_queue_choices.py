@@ -38,6 +38,8 @@ def test_a_dead_broker_does_not_break_the_form(refresh):
 
 
 def test_the_task_loads_and_caches_the_list():
-    with mock.patch.object(queues, "queues_fetch", autospec=True, return_value=[("q1", "Sales")]):
+    with mock.patch.object(
+        queues, "queues_fetch", autospec=True, return_value=[("q1", "Sales", {})]
+    ):
         assert tasks.refresh_queues_task.apply().get() == 1
     assert queues.queue_list_cached() == [("q1", "Sales")]

@@ -8,7 +8,8 @@ import time_machine
 
 from analytics_worker import cache, periodic_tasks, services
 from analytics_worker.models import SavedReport
-from analytics_worker.reports import report_spec_build
+from analytics_worker.reports import ReportSpecError, report_spec_build
+from tests.helpers import enqueued_jobs
 
 pytestmark = pytest.mark.django_db
 
@@ -104,3 +105,97 @@ def test_an_admin_refresh_fetches_even_a_fresh_report(enqueued):
     enqueued.assert_called_once()
     report.refresh_from_db()
     assert report.last_report_key == spec.key
+
+
+def test_a_report_whose_params_blow_up_is_recorded_and_the_tick_goes_on(enqueued):
+    # {"granularity": 30} (a number, not a query-string value) raised a TypeError that stopped
+    # every report after it, with nothing recorded.
+    saved("a-bad", params={"granularity": 30}, refresh_seconds=120)
+    saved("b-good", params={"range": "today"})
+    assert tick() == 1
+    bad = SavedReport.objects.get(name="a-bad")
+    assert bad.last_error == (
+        "Invalid filters: granularity: '30' is not allowed; choose one of PT15M, PT30M, PT1H, "
+        "P1D. Fix them in the admin (Saved reports)."
+    )
+    assert bad.last_error_at == NOW
+    assert bad.consecutive_failures == 1
+    assert bad.next_due_at == NOW + timedelta(seconds=240)  # backed off: twice its interval
+    assert SavedReport.objects.get(name="b-good").last_enqueued_at == NOW
+
+
+@pytest.mark.parametrize(
+    ("params", "error"),
+    [
+        (["range", "today"], "params: must be a JSON object of filters"),
+        ("range=today", "params: must be a JSON object of filters"),
+        ({"range": None}, "range: must be text or a list of text"),
+        ({"type": [{"voice": True}]}, "type: must be text or a list of text"),
+    ],
+)
+def test_params_that_are_not_query_string_filters_are_recorded(enqueued, params, error):
+    saved("bad", params=params)
+    saved("good", params={})
+    assert tick() == 1
+    assert error in SavedReport.objects.get(name="bad").last_error
+
+
+def test_any_failure_of_one_report_is_recorded_and_logged(enqueued, monkeypatch, caplog):
+    saved("a", params={"range": "today"})
+    saved("b", params={"range": "last_7d"})
+    real_ensure = services.report_job_ensure
+    calls = []
+
+    def first_one_breaks(*, spec, **kwargs):
+        calls.append(spec)
+        if len(calls) == 1:
+            raise RuntimeError("internal detail 7f3c")
+        return real_ensure(spec=spec, **kwargs)
+
+    monkeypatch.setattr(services, "report_job_ensure", first_one_breaks)
+    assert tick() == 1
+    broken = SavedReport.objects.get(name="a")
+    assert broken.last_error == (
+        "The refresh could not be started (internal error RuntimeError); it has been logged "
+        "for the administrator."
+    )
+    assert broken.consecutive_failures == 1
+    assert "internal detail 7f3c" in caplog.text  # the log has the details, the admin does not
+    assert SavedReport.objects.get(name="b").last_enqueued_at == NOW
+
+
+def test_a_task_queue_that_is_down_is_recorded_on_each_report(enqueued):
+    enqueued.side_effect = OSError("connection refused")
+    saved("a", params={"range": "today"})
+    saved("b", params={"range": "last_7d"})
+    assert tick() == 0
+    for report in SavedReport.objects.all():
+        assert report.last_error.startswith("The task queue is unavailable")
+        assert report.consecutive_failures == 1
+
+
+def test_an_admin_refresh_of_bad_params_says_what_is_wrong(enqueued):
+    report = saved(params={"granularity": 30})
+    with pytest.raises(ReportSpecError, match="granularity: '30' is not allowed"):
+        services.saved_report_refresh(report=report, now=NOW)
+    enqueued.assert_not_called()
+
+
+def test_each_night_it_fetches_again_what_genesys_may_have_reprocessed(enqueued):
+    recent = saved("recent", params={"range": "yesterday"})
+    saved("settled", params={"start": "2024-04-01", "end": "2024-04-02"})
+    saved("off", params={"range": "yesterday"}, enabled=False)
+    with time_machine.travel(NOW, tick=False):
+        spec = services.saved_report_spec(recent, now=NOW)
+        # Fresh in the cache: a normal tick would leave it alone; the night's run does not.
+        cache.result_put(
+            report_key=spec.key,
+            payload=b"{}",
+            as_of=time.time(),
+            fresh_seconds=3600,
+            ttl_seconds=7200,
+        )
+        started = periodic_tasks.refetch_settling_reports_task.apply().get()
+    assert started == 1
+    [(report_key, _)] = enqueued_jobs(enqueued)
+    assert report_key == spec.key

@@ -3,37 +3,54 @@
 from __future__ import annotations
 
 import os
+import shlex
+import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
 import redis
 
-from analytics_worker import cache, services
+from analytics_worker import cache, redis_client, services
 from analytics_worker.reports import ReportSpec
 from config.celery import app as celery_app
 from genesys_sim import state as sim_state
 from genesys_sim.faults import parse_faults
-from tests.harness import Process, Processes, manage
+from tests.harness import ROOT, Process, Processes, RedisServer, manage, wait_until
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
-BROKER_URL = "redis://127.0.0.1:6379/14"
-CACHE_URL = "redis://127.0.0.1:6379/15"
-SIM_REDIS_URL = "redis://127.0.0.1:6379/13"
 DAY = ReportSpec(start=datetime(2024, 5, 1, tzinfo=UTC), end=datetime(2024, 5, 2, tzinfo=UTC))
 
 
+@dataclass(frozen=True)
+class RedisUrls:
+    broker: str
+    cache: str
+    sim: str
+
+
 @pytest.fixture
-def sim(live_server, settings, real_redis) -> Iterator[str]:
+def redis_urls(tmp_path, monkeypatch) -> Iterator[RedisUrls]:
+    """A redis-server of this test's own, for the broker, the report cache and the simulated
+    org's counters: other test runs on the machine, which share the usual server's test DBs,
+    can then neither take this test's tasks nor flush its jobs."""
+    server = RedisServer(tmp_path)
+    server.start()
+    urls = RedisUrls(broker=f"{server.url}/0", cache=f"{server.url}/1", sim=f"{server.url}/2")
+    monkeypatch.setattr(redis_client, "_client", redis.Redis.from_url(urls.cache))
+    yield urls
+    server.kill()
+
+
+@pytest.fixture
+def sim(live_server, settings, redis_urls) -> Iterator[str]:
     """The simulated org served by the live server, with its counters in a Redis DB of its own."""
-    sim_redis = redis.Redis.from_url(SIM_REDIS_URL)
-    sim_redis.flushdb()
-    redis.Redis.from_url(BROKER_URL).flushdb()
-    settings.GENESYS_SIM_REDIS_URL = SIM_REDIS_URL
+    settings.GENESYS_SIM_REDIS_URL = redis_urls.sim
     url = f"{live_server.url}/sim"
     settings.GENESYS_API_URL = settings.GENESYS_LOGIN_URL = url
     settings.GENESYS_CLIENT_ID = settings.GENESYS_SIM_CLIENT_ID
@@ -42,25 +59,23 @@ def sim(live_server, settings, real_redis) -> Iterator[str]:
     # Both, and a new producer pool: the app may already hold one for the default broker (an
     # earlier test rendered a page that queued a task), and Celery 5.6 resolves
     # broker_write_url once, from the broker_url of that time.
-    celery_app.conf.broker_url = celery_app.conf.broker_write_url = BROKER_URL
+    celery_app.conf.broker_url = celery_app.conf.broker_write_url = redis_urls.broker
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
     yield url
     celery_app.conf.broker_url, celery_app.conf.broker_write_url = previous
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
-    sim_redis.flushdb()
-    redis.Redis.from_url(BROKER_URL).flushdb()
 
 
 @pytest.fixture
-def start_worker(sim, tmp_path) -> Iterator[Callable[..., Process]]:
+def start_worker(sim, redis_urls, tmp_path) -> Iterator[Callable[..., Process]]:
     env = {
         **os.environ,
         "SQLITE_PATH": str(tmp_path / "worker.sqlite3"),
-        "CELERY_BROKER_URL": BROKER_URL,
-        "REPORT_CACHE_REDIS_URL": CACHE_URL,
-        "GENESYS_SIM_REDIS_URL": SIM_REDIS_URL,
+        "CELERY_BROKER_URL": redis_urls.broker,
+        "REPORT_CACHE_REDIS_URL": redis_urls.cache,
+        "GENESYS_SIM_REDIS_URL": redis_urls.sim,
         "GENESYS_API_URL": sim,
         "GENESYS_LOGIN_URL": sim,
         "GENESYS_CLIENT_ID": "",
@@ -69,11 +84,20 @@ def start_worker(sim, tmp_path) -> Iterator[Callable[..., Process]]:
     manage("migrate", "--noinput", "-v0", env=env)
     processes = Processes(tmp_path)
 
-    def start(**extra_env: str) -> Process:
+    def start(*, options: Sequence[str] | None = None, **extra_env: str) -> Process:
+        """The harness's worker, or with `options` one of these options (its queues and
+        concurrency), started and awaited the same way."""
         number = len(processes.started)
-        return processes.celery_worker(
-            f"worker{number}", env={**env, **extra_env}, node=f"test{number}@%h"
+        name, node, run_env = f"worker{number}", f"test{number}@%h", {**env, **extra_env}
+        if options is None:
+            return processes.celery_worker(name, env=run_env, node=node)
+        args = [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO"]
+        args += ["--without-gossip", "--without-mingle", "-n", node, *options]
+        process = processes.spawn(name, args, env=run_env)
+        process.wait_for(
+            lambda: " ready." in process.log_text(), what=f"{name} to start", timeout=60
         )
+        return process
 
     yield start
     processes.stop_all()
@@ -164,3 +188,66 @@ def test_a_worker_killed_mid_fetch_is_replaced_and_the_report_completes(start_wo
     assert cache.lock_holder(report_key=DAY.key) is None
     report = orjson.loads(cache.result_get(report_key=DAY.key).payload)
     assert report["totals"]["conversations"] > 1000
+
+
+# --- who waits for whom: queues and priorities ---------------------------------------------------
+
+RUNNING = ("fetching", "waiting")
+# One page of the simulated org's conversations: a small fetch (the interactive queue).
+HOUR = ReportSpec(
+    start=datetime(2024, 5, 10, 8, tzinfo=UTC), end=datetime(2024, 5, 10, 9, tzinfo=UTC)
+)
+
+
+def day(number: int) -> ReportSpec:
+    start = datetime(2024, 5, number, tzinfo=UTC)
+    return ReportSpec(start=start, end=start + timedelta(days=1))
+
+
+def procfile_worker_options(name: str) -> list[str]:
+    """The options the Procfile starts its worker `name` with, but its node name (the tests
+    name theirs, so two runs on one host never share one)."""
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    args = shlex.split(next(line for line in lines if line.startswith(f"{name}:")).split(":", 1)[1])
+    assert args[:4] == [".venv/bin/celery", "-A", "config", "worker"], args
+    options = args[4:]
+    if "-n" in options:
+        del options[options.index("-n") : options.index("-n") + 2]
+    return options
+
+
+def test_a_worker_takes_small_interactive_fetches_first_and_beats_prefetch_last(
+    start_worker, settings
+):
+    # Everything is queued before the worker starts, so only the order it takes them in counts:
+    # first in, first out would run them as queued.
+    settings.FETCH_INTERACTIVE_MAX_REQUESTS = 2
+    prefetch = [services.report_job_ensure(spec=day(n), kind="prefetch") for n in (1, 2, 3)]
+    long = services.report_lookup(spec=day(5)).job_id  # 4 pages: the default queue
+    small = services.report_lookup(spec=HOUR).job_id  # 1 page: the interactive queue
+    start_worker(options=["--queues", "interactive,celery", "--concurrency", "1"])
+    jobs = {job_id: wait_for_job(job_id) for job_id in [*prefetch, long, small]}
+    assert {job["state"] for job in jobs.values()} == {"done"}, jobs
+    # One slot: each job ran after the one before it had finished.
+    order = sorted(jobs, key=lambda job_id: float(jobs[job_id]["updated_at"]))
+    assert order == [small, long, *prefetch]
+
+
+def test_a_supervisors_miss_starts_while_prefetch_holds_every_other_slot(start_worker):
+    # The Procfile's workers: one reads both queues, one the interactive queue only. Pages of
+    # 100 make each prefetch 20 requests, paced under the shared 300 a minute: seconds long.
+    start_worker(options=procfile_worker_options("worker"), GENESYS_PAGE_SIZE="100")
+    start_worker(options=procfile_worker_options("interactive"), GENESYS_PAGE_SIZE="100")
+    prefetch = [services.report_job_ensure(spec=day(n), kind="prefetch") for n in (1, 2, 3)]
+    wait_until(
+        lambda: (
+            [cache.job_get(job_id=job_id)["state"] in RUNNING for job_id in prefetch]
+            == [True, True, False]
+        ),
+        timeout=30,
+        what="two prefetch fetches to fill the general worker, a third to wait",
+    )
+    small = services.report_lookup(spec=HOUR).job_id
+    assert wait_for_job(small, timeout=30)["state"] == "done"
+    states = [cache.job_get(job_id=job_id)["state"] for job_id in prefetch]
+    assert states[0] in RUNNING and states[1] in RUNNING and states[2] == "queued", states

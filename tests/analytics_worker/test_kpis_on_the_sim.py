@@ -1,0 +1,177 @@
+"""Every KPI of a day on the simulated org equals Genesys's definition applied to the day's
+conversations, worked out here from the raw details answers (the sim's HTTP details query read
+with plain dict code, none of the product's parsing or mapping).
+
+The aggregates source counts each metric in the interval it was EMITTED in, so its day is every
+metric whose emitDate falls in the day, whenever its conversation started; the details source
+counts every metric of the conversations that STARTED in the day. Both ask for queue work only:
+conversations with a queue somewhere in their segments; outbound work is counted apart.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import requests
+from django.conf import settings
+
+from analytics_worker.fetch import report_fetch
+from analytics_worker.reports import ReportSpec
+from dashboard import kpis
+from genesys_sim import org
+
+DAY = datetime(2024, 5, 1, tzinfo=UTC)
+NEXT_DAY = DAY + timedelta(days=1)
+
+
+@pytest.fixture
+def sim(sim, settings):
+    settings.GENESYS_RATE_LIMIT_PER_MINUTE = 60_000
+    return sim
+
+
+def raw_conversations(start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
+    """The sim's details answers for [start, end), page by page, as plain dicts."""
+    token = requests.post(
+        f"{settings.GENESYS_LOGIN_URL}/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(settings.GENESYS_CLIENT_ID, settings.GENESYS_CLIENT_SECRET),
+        timeout=10,
+    ).json()["access_token"]
+    page = 1
+    while True:
+        body = requests.post(
+            f"{settings.GENESYS_API_URL}/api/v2/analytics/conversations/details/query",
+            json={
+                "interval": f"{start:%Y-%m-%dT%H:%M:%S.000Z}/{end:%Y-%m-%dT%H:%M:%S.000Z}",
+                "order": "asc",
+                "orderBy": "conversationStart",
+                "paging": {"pageSize": 100, "pageNumber": page},
+            },
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        ).json()
+        if not body.get("conversations"):
+            return
+        yield from body["conversations"]
+        page += 1
+
+
+def is_queue_work(conversation: dict[str, Any]) -> bool:
+    return any(
+        segment.get("queueId")
+        for participant in conversation["participants"]
+        for session in participant.get("sessions", [])
+        for segment in session.get("segments", [])
+    )
+
+
+def metric_entries(conversation: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for participant in conversation["participants"]:
+        for session in participant.get("sessions", []):
+            yield from session.get("metrics", [])
+
+
+def expected_kpis(conversations: list[dict[str, Any]], *, emitted_in_day: bool) -> dict:
+    """Genesys's definitions (docs/METRICS.md), by hand: counts and sums of the metrics."""
+    count: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    for conversation in conversations:
+        if not is_queue_work(conversation):
+            continue
+        outbound = conversation["originatingDirection"] == "outbound"
+        for entry in metric_entries(conversation):
+            emitted = datetime.fromisoformat(entry["emitDate"])
+            if emitted_in_day and not DAY <= emitted < NEXT_DAY:
+                continue
+            name = entry["name"]
+            if name in ("tHandle", "tHeld") and outbound:
+                name = f"outbound {name}"
+            count[name] += 1
+            total[name] += entry["value"]
+    short_abandons = count["tShortAbandon"]
+    return {
+        "offered": count["nOffered"],
+        "answered": count["tAnswered"],
+        "abandon_pct": 100 * count["tAbandon"] / count["nOffered"],
+        "asa": total["tAnswered"] / count["tAnswered"] / 1000,
+        # Time in queue per offer: tAcd is emitted once per offer, whatever its outcome.
+        "avg_wait": total["tAcd"] / count["tAcd"] / 1000,
+        "aht": total["tHandle"] / count["tHandle"] / 1000,
+        "avg_hold": total["tHeld"] / count["tHeld"] / 1000,  # per hold
+        "flowed_out": count["tFlowOut"],
+        "short_abandoned": short_abandons,
+        "transferred": count["nTransferred"],
+        "outbound": count["nOutbound"],
+        "outbound_aht": total["outbound tHandle"] / count["outbound tHandle"] / 1000,
+        # The org's service-level settings (the simulated org's: short abandons are not in the
+        # denominator); the details query has no oServiceLevel, so it uses Genesys's default.
+        "sl_org": 100
+        * (count["tAnswered"] - count["nOverSla"])
+        / (count["tAnswered"] + count["tAbandon"] - short_abandons),
+        "sl_default": 100
+        * (count["tAnswered"] - count["nOverSla"])
+        / (count["tAnswered"] + count["tAbandon"]),
+    }
+
+
+def day_report(source: str) -> dict[str, Any]:
+    spec = ReportSpec(start=DAY, end=NEXT_DAY, granularity="P1D", source=source)
+    return report_fetch(spec=spec)
+
+
+def test_the_aggregates_day_is_genesys_definition_of_the_metrics_emitted_in_it(sim):
+    # Every metric emitted in the day belongs to a conversation that started in it or, for a
+    # long one, the day before.
+    conversations = list(raw_conversations(DAY - timedelta(days=1), NEXT_DAY))
+    expected = expected_kpis(conversations, emitted_in_day=True)
+    report = day_report("aggregates")
+    found = kpis.bucket_derive(report["totals"])
+    for key in (
+        "offered",
+        "answered",
+        "abandon_pct",
+        "asa",
+        "avg_wait",
+        "aht",
+        "avg_hold",
+        "flowed_out",
+        "short_abandoned",
+        "transferred",
+        "outbound",
+        "outbound_aht",
+    ):
+        assert found[key] == pytest.approx(expected[key], rel=1e-9), key
+    assert found["service_level_pct"] == pytest.approx(expected["sl_org"], rel=1e-9)
+    # The numbers are real: a day has offers, abandons, flow-outs, transfers and outbound.
+    assert min(expected["flowed_out"], expected["transferred"], expected["outbound"]) > 0
+    assert expected["offered"] > 1000
+
+
+def test_the_details_day_is_genesys_definition_of_the_conversations_started_in_it(sim):
+    conversations = [
+        c
+        for c in raw_conversations(DAY, NEXT_DAY)
+        if DAY <= datetime.fromisoformat(c["conversationStart"]) < NEXT_DAY
+    ]
+    expected = expected_kpis(conversations, emitted_in_day=False)
+    found = kpis.bucket_derive(day_report("details")["totals"])
+    for key in ("offered", "answered", "abandon_pct", "asa", "avg_wait", "aht", "avg_hold"):
+        assert found[key] == pytest.approx(expected[key], rel=1e-9), key
+    assert found["outbound_aht"] == pytest.approx(expected["outbound_aht"], rel=1e-9)
+    assert found["service_level_pct"] == pytest.approx(expected["sl_default"], rel=1e-9)
+    assert found["conversations"] == sum(1 for c in conversations if is_queue_work(c))
+
+
+def test_queue_kpis_leave_out_direct_calls_and_agent_outbound(sim):
+    report = day_report("aggregates")
+    everything = org.count_conversations(start=DAY, end=NEXT_DAY)
+    # Offers are fewer than all conversations (direct calls, outbound) yet more than the queued
+    # conversations alone would be, since a transfer is offered in each queue.
+    assert report["totals"]["offered"] < everything
+    assert report["totals"]["outbound"] > 0
+    assert report["totals"]["outbound_handle_count"] > 0
