@@ -10,10 +10,30 @@ from django.utils import timezone
 from analytics_worker import cache, services
 from analytics_worker.models import SavedReport
 from analytics_worker.reports import ReportSpecError
+from dashboard.forms import SAVED_REPORT_FILTERS, SavedReportForm
+
+# Shown, never edited: `params` as stored (edited through the filter fields) and the refresh
+# history beat writes.
+HEALTH_FIELDS = (
+    "params",
+    "last_report_key",
+    "last_enqueued_at",
+    "last_success_at",
+    "last_error",
+    "last_error_at",
+    "consecutive_failures",
+)
 
 
 @admin.register(SavedReport)
 class SavedReportAdmin(admin.ModelAdmin):
+    # The filters as the dashboard's own fields, checked on save as the dashboard checks them.
+    form = SavedReportForm
+    fieldsets = (
+        (None, {"fields": ("name", "enabled", "refresh_seconds", "next_due_at")}),
+        ("Filters", {"fields": SAVED_REPORT_FILTERS}),
+        ("Health", {"fields": HEALTH_FIELDS}),
+    )
     list_display = (
         "name",
         "enabled",
@@ -26,14 +46,7 @@ class SavedReportAdmin(admin.ModelAdmin):
     )
     list_filter = ("enabled",)
     search_fields = ("name",)
-    readonly_fields = (
-        "last_report_key",
-        "last_enqueued_at",
-        "last_success_at",
-        "last_error",
-        "last_error_at",
-        "consecutive_failures",
-    )
+    readonly_fields = HEALTH_FIELDS
     actions = ("refresh_now",)
 
     @admin.display(description="Last error")
@@ -49,7 +62,10 @@ class SavedReportAdmin(admin.ModelAdmin):
                 services.saved_report_refresh(report=report, now=now)
             except ReportSpecError as exc:
                 self.message_user(
-                    request, f"{report.name}: invalid filters: {exc}", level=messages.ERROR
+                    request,
+                    f"{report.name}: not refreshed, its filters are invalid: {exc}. Open it, fix "
+                    "them and save.",
+                    level=messages.ERROR,
                 )
             except (cache.CacheUnavailable, services.WorkerUnavailable) as exc:
                 # Same cause for every row: report it once and stop.

@@ -15,11 +15,13 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.forms.widgets import ChoiceWidget
 from django.http import QueryDict
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from analytics_worker import reports
+from analytics_worker import cache, reports, services
+from analytics_worker.models import SavedReport
 from analytics_worker.timebuckets import GRANULARITY_MINUTES
 
 RANGE_LABELS = {
@@ -30,7 +32,13 @@ RANGE_LABELS = {
     "custom": "Custom dates",
 }
 GRANULARITY_LABELS = {"PT15M": "15 min", "PT30M": "30 min", "PT1H": "1 hour", "P1D": "1 day"}
-MEDIA_TYPE_LABELS = {"voice": "Voice", "chat": "Chat", "email": "Email", "message": "Message"}
+MEDIA_TYPE_LABELS = {
+    "voice": "Voice",
+    "callback": "Callback",
+    "chat": "Chat",
+    "email": "Email",
+    "message": "Message",
+}
 # Offered as suggestions; any IANA name can be typed in.
 COMMON_TIME_ZONES = (
     "UTC",
@@ -229,3 +237,169 @@ class ReportFilterForm(forms.Form):
             if field.errors:
                 return f"{field.label}: {field.errors[0]}"
         return " ".join(str(error) for error in self.non_field_errors())
+
+
+# --- The admin's saved report -------------------------------------------------------------------
+
+# The filters a saved report keeps, in the page's order (auto and wall are page options).
+SAVED_REPORT_FILTERS = (
+    "range",
+    "start",
+    "end",
+    "granularity",
+    "tz",
+    "type",
+    "direction",
+    "queue",
+    "view",
+    "source",
+)
+# Filters of several values: stored as a list, as a repeated query parameter.
+_MULTI_FILTERS = ("type", "queue")
+
+
+def _saved_filter(
+    name: str,
+    widget: type[forms.Widget] = forms.TextInput,
+    *,
+    initial: str = "",
+    blank: str | None = None,
+    choices: Sequence[tuple[str, str]] | None = None,
+    help_text: str = "",
+) -> forms.Field:
+    """The page's filter `name` (its label, and its choices unless given) as an admin field,
+    drawn by `widget`.
+
+    Like the page's fields it validates nothing: SavedReportForm.clean runs the dashboard's own
+    form over all the filters at once.
+    """
+    page_field = ReportFilterForm.base_fields[name]
+    assert isinstance(page_field, FilterField)
+    if choices is None:
+        choices = [choice for choice in page_field.choices if choice[0] != ""]
+    if blank is not None:
+        choices = [("", blank), *choices]
+    drawn = widget(choices=choices) if issubclass(widget, ChoiceWidget) else widget()
+    return forms.Field(
+        required=False, label=page_field.label, widget=drawn, initial=initial, help_text=help_text
+    )
+
+
+def _param_text(value: object) -> str:
+    """A stored filter value as a single-value field shows it (a stored list, comma-joined)."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ",".join(str(item) for item in value)
+    return str(value)
+
+
+def _param_list(value: object) -> list[str]:
+    """A filter of several values as a list of text: a stored list, or comma-separated text."""
+    items = value if isinstance(value, list) else [value]
+    return [
+        part.strip()
+        for item in items
+        if item is not None
+        for part in str(item).split(",")
+        if part.strip()
+    ]
+
+
+class SavedReportForm(forms.ModelForm):
+    """A saved report in the admin: its filters as the dashboard's own fields, refused on save
+    (the bad one named) exactly as the dashboard would refuse them.
+
+    `params` keeps the stored format, query-string values by parameter name, with blank filters
+    left out: a saved report without a time zone or source follows REPORT_DEFAULT_TIME_ZONE and
+    ANALYTICS_SOURCE, as the dashboard's default view does.
+    """
+
+    range = _saved_filter("range", forms.Select, initial=reports.DEFAULT_RANGE)
+    start = _saved_filter("start", help_text="Custom dates only: YYYY-MM-DD or ISO 8601.")
+    end = _saved_filter("end", help_text="Custom dates only: the last day, included.")
+    granularity = _saved_filter("granularity", forms.Select, initial=reports.DEFAULT_GRANULARITY)
+    tz = _saved_filter(
+        "tz", help_text="An IANA name (Europe/London); blank: REPORT_DEFAULT_TIME_ZONE."
+    )
+    type = _saved_filter("type", forms.CheckboxSelectMultiple, help_text="None ticked: all.")
+    direction = _saved_filter("direction", forms.Select, blank="Both")
+    queue = _saved_filter("queue")  # drawn in __init__, once the queue names are known
+    view = _saved_filter("view", help_text=f"A GraphQL view id; blank: {reports.DEFAULT_VIEW}.")
+    source = _saved_filter(
+        "source",
+        forms.Select,
+        blank="Default (ANALYTICS_SOURCE)",
+        choices=[(name, name) for name in reports.SOURCES],
+    )
+
+    class Meta:
+        model = SavedReport
+        fields = ("name", "enabled", "refresh_seconds", "next_due_at")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params: dict[str, str | list[str]] = {}
+        stored = self.instance.params if self.instance.pk else None
+        if isinstance(stored, dict):
+            for name in SAVED_REPORT_FILTERS:
+                if name in stored:
+                    value = stored[name]
+                    self.initial[name] = (
+                        _param_list(value) if name in _MULTI_FILTERS else _param_text(value)
+                    )
+        for name in ("range", "granularity", "direction", "source"):
+            widget = self.fields[name].widget
+            assert isinstance(widget, forms.Select)
+            value = self.initial.get(name)
+            # A stored value the choices lack is shown back, to be fixed, not silently replaced.
+            if value is not None and value not in {choice for choice, _ in widget.choices}:
+                widget.choices = [*widget.choices, (value, value)]
+        self._queue_widget_set()
+
+    def _queue_widget_set(self) -> None:
+        field = self.fields["queue"]
+        saved = self.initial.get("queue", [])
+        try:
+            choices = list(services.queue_choices())
+        except cache.CacheUnavailable:
+            choices = []
+        if not choices:
+            # No directory yet (a worker loads it within a minute): the ids as text.
+            field.widget = forms.TextInput()
+            field.help_text = "Queue ids, comma-separated; blank: every queue."
+            if saved:
+                self.initial["queue"] = ", ".join(saved)
+            return
+        # Keep a saved queue selectable even if the directory no longer lists it.
+        known = {queue_id for queue_id, _ in choices}
+        choices += [(queue_id, queue_id) for queue_id in saved if queue_id not in known]
+        field.widget = forms.SelectMultiple(choices=choices)
+        field.help_text = "None selected: every queue."
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
+        params: dict[str, str | list[str]] = {}
+        for name in SAVED_REPORT_FILTERS:
+            value = cleaned.get(name)
+            if name in _MULTI_FILTERS:
+                values = _param_list(value)
+                if values:
+                    params[name] = values
+            elif text := _param_text(value).strip():
+                params[name] = text
+        query = QueryDict(mutable=True)
+        for name, value in params.items():
+            query.setlist(name, value if isinstance(value, list) else [value])
+        filters = ReportFilterForm(query)
+        if filters.is_valid():
+            self.params = params
+        for name, errors in filters.errors.items():
+            for error in errors:
+                self.add_error(name if name in self.fields else None, error)
+        return cleaned
+
+    def save(self, commit: bool = True) -> SavedReport:
+        self.instance.params = self.params
+        return super().save(commit)

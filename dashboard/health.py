@@ -25,9 +25,9 @@ OK = "ok"
 WORKER_MAX_AGE_SECONDS = heartbeats.WORKER_HEARTBEAT_TTL_SECONDS
 # Beat ticks every 60 s: two missed ticks and a margin before it counts as stopped.
 BEAT_MAX_AGE_SECONDS = 150
-# kombu's Redis transport keeps a queue as one list per priority step, named queue + sep + step.
+# kombu's Redis transport keeps a queue as one list per priority step, named queue + sep + step
+# (step 0: the queue's own name).
 _PRIORITY_SEP = "\x06\x16"
-_PRIORITY_STEPS = (3, 6, 9)
 
 
 def _failure(exc: BaseException) -> str:
@@ -158,8 +158,13 @@ def _counter_lines() -> list[str]:
 def _queue_lines() -> list[str]:
     if not _broker_is_redis():
         return []
-    queue = celery_app.conf.task_default_queue
-    names = [queue, *(f"{queue}{_PRIORITY_SEP}{step}" for step in _PRIORITY_STEPS)]
+    # Every queue (config/settings.py CELERY_TASK_QUEUES) at every priority step.
+    steps = celery_app.conf.broker_transport_options["priority_steps"]
+    names = [
+        f"{queue}{_PRIORITY_SEP}{step}" if step else queue
+        for queue in celery_app.amqp.queues
+        for step in steps
+    ]
     try:
         broker = _broker_redis(settings.CELERY_BROKER_URL)
         depth = sum(int(broker.llen(name)) for name in names)

@@ -1,47 +1,247 @@
-"""KPIs: the averages, percentages, labels and chart series derived from a report's counts.
+"""KPIs: every average, percentage, label and chart series derived from a report's counts.
 
-The cache stores counts and sums only (they roll up exactly); everything a person reads is derived
-here, once, for the page, its redraws (views.report_panel), the exports and the KPI tiles alike.
-dashboard.js only draws what this module computed.
+The cache stores counts and sums only (they roll up exactly); everything a person reads is
+derived here, once, for the page, its redraws (views.report_panel), the exports and the KPI
+tiles alike. dashboard.js only draws what this module computed. Each KPI is defined once, in
+KPIS, as Genesys defines it (docs/METRICS.md): a new KPI is one entry there.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-# One row per bucket in the CSV and JSON exports, in this column order.
+from analytics_worker.normalize import BUCKET_FIELDS
+
+NOT_AVAILABLE = "n/a"
+SO_FAR = "so far"
+
+KpiKind = Literal["count", "duration", "percent"]
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """One KPI: `numerator` / `denominator` of bucket fields (a count is its numerator alone),
+    times 100 for a percentage."""
+
+    key: str
+    label: str
+    kind: KpiKind
+    numerator: str
+    denominator: str | None = None
+    # Under the value on its tile.
+    hint: str = ""
+    # What it is and which Genesys metrics it comes from: shown when the tile is hovered or
+    # focused, and in docs/METRICS.md.
+    formula: str = ""
+
+    def value(self, bucket: Mapping[str, Any]) -> float | None:
+        numerator = _number(bucket, self.numerator)
+        if self.denominator is None:
+            return numerator
+        denominator = _number(bucket, self.denominator)
+        if numerator is None or not denominator:
+            return None
+        ratio = numerator / denominator
+        return ratio * 100 if self.kind == "percent" else ratio
+
+    @property
+    def is_rate(self) -> bool:
+        # A rate of a bucket that is still filling swings wildly (0 % SL two minutes in).
+        return self.kind == "percent"
+
+
+KPIS: dict[str, Kpi] = {
+    kpi.key: kpi
+    for kpi in (
+        Kpi(
+            "conversations",
+            "Conversations",
+            "count",
+            "conversations",
+            formula="Conversations that started in the bucket (details and GraphQL sources); "
+            "for the aggregates source, offers to a queue (nOffered).",
+        ),
+        Kpi(
+            "offered",
+            "Offered",
+            "count",
+            "offered",
+            formula="Offered to a queue: answered + abandoned + flowed out (nOffered); a "
+            "conversation transferred between queues is offered in each.",
+        ),
+        Kpi(
+            "answered",
+            "Answered",
+            "count",
+            "answered",
+            formula="Answered by an agent, the first connect (tAnswered.count).",
+        ),
+        Kpi(
+            "abandon_pct",
+            "Abandon %",
+            "percent",
+            "abandoned",
+            "offered",
+            hint="abandoned ÷ offered",
+            formula="Abandoned in queue ÷ offered (tAbandon.count ÷ nOffered.count).",
+        ),
+        Kpi(
+            "service_level_pct",
+            "Service level %",
+            "percent",
+            "sl_numerator",
+            "sl_denominator",
+            formula="Answered within the queue's threshold ÷ (answered + abandoned), as the "
+            "org's service-level settings count it (oServiceLevel numerator ÷ denominator).",
+        ),
+        Kpi(
+            "asa",
+            "ASA",
+            "duration",
+            "answer_sum",
+            "answered",
+            hint="speed of answer",
+            formula="Average speed of answer: time in queue of answered conversations "
+            "(tAnswered.sum ÷ tAnswered.count).",
+        ),
+        Kpi(
+            "avg_wait",
+            "Avg wait",
+            "duration",
+            "wait_sum",
+            "wait_count",
+            formula="Time in queue until answered, abandoned or flowed out (tWait.sum ÷ "
+            "tWait.count); GraphQL source: the contract's waitTime.",
+        ),
+        Kpi(
+            "aht",
+            "AHT",
+            "duration",
+            "handle_sum",
+            "handle_count",
+            hint="handle time",
+            formula="Average handle time of inbound queue work: talk + hold + after-call work "
+            "(tHandle.sum ÷ tHandle.count); outbound work has its own figure.",
+        ),
+        Kpi(
+            "avg_hold",
+            "Avg hold",
+            "duration",
+            "hold_sum",
+            "hold_count",
+            hint="per hold",
+            formula="Time on hold per hold, not per call (tHeld.sum ÷ tHeld.count).",
+        ),
+        Kpi(
+            "avg_talk",
+            "Avg talk",
+            "duration",
+            "talk_sum",
+            "talk_count",
+            formula="Talk time per talk (tTalk.sum ÷ tTalk.count).",
+        ),
+        Kpi(
+            "flowed_out",
+            "Flow-outs",
+            "count",
+            "flowed_out",
+            formula="Left the queue through a flow, e.g. a queue timeout to voicemail "
+            "(tFlowOut.count): offered, neither answered nor abandoned.",
+        ),
+        Kpi(
+            "short_abandoned",
+            "Short abandons",
+            "count",
+            "short_abandoned",
+            formula="Abandoned within the short-abandon threshold (tShortAbandon.count); "
+            "they are counted in the abandons too.",
+        ),
+        Kpi(
+            "transferred",
+            "Transfers",
+            "count",
+            "transferred",
+            formula="Conversations an agent transferred (nTransferred.count).",
+        ),
+        Kpi(
+            "outbound",
+            "Outbound",
+            "count",
+            "outbound",
+            formula="Outbound calls and messages agents started (nOutbound.count), for the "
+            "report's queues.",
+        ),
+        Kpi(
+            "outbound_aht",
+            "Outbound AHT",
+            "duration",
+            "outbound_handle_sum",
+            "outbound_handle_count",
+            hint="outbound handle time",
+            formula="Handle time of outbound work (tHandle of outbound conversations), kept "
+            "out of the queues' AHT.",
+        ),
+        Kpi(
+            "avg_duration",
+            "Avg duration",
+            "duration",
+            "duration_sum",
+            "duration_count",
+            formula="Conversation length, start to end (details and GraphQL sources only: "
+            "Genesys has no aggregate metric for it).",
+        ),
+    )
+}
+
+# The tiles in display order; a tile whose inputs the source does not give is left out.
+TILE_KEYS = (
+    "conversations",
+    "avg_duration",
+    "offered",
+    "answered",
+    "abandon_pct",
+    "service_level_pct",
+    "asa",
+    "avg_wait",
+    "aht",
+    "avg_hold",
+    "flowed_out",
+    "short_abandoned",
+    "transferred",
+    "outbound",
+    "outbound_aht",
+)
+# The bucket table's columns after the start, in order; likewise left out when not given.
+TABLE_KEYS = (
+    "conversations",
+    "avg_duration",
+    "offered",
+    "answered",
+    "abandon_pct",
+    "service_level_pct",
+    "asa",
+    "avg_wait",
+    "aht",
+    "avg_hold",
+    "flowed_out",
+    "outbound",
+)
+
+# One row per bucket in the CSV and JSON exports: the counts and sums as stored (the weighted
+# goal's internals aside: sl_target_pct says it), then every KPI.
+STORED_COLUMNS = tuple(name for name in BUCKET_FIELDS if not name.startswith("sl_target"))
 EXPORT_COLUMNS = (
     "start",
     "end",
-    "conversations",
-    "duration_sum",
-    "duration_count",
-    "avg_duration",
-    "wait_sum",
-    "wait_count",
-    "avg_wait",
-    "hold_sum",
-    "hold_count",
-    "avg_hold",
-    "offered",
-    "answered",
-    "abandoned",
-    "answered_in_sl",
-    "abandon_pct",
-    "service_level_pct",
-    "answer_sum",
-    "asa",
-    "handle_sum",
-    "handle_count",
-    "aht",
-    "talk_sum",
-    "acw_sum",
+    "complete",
+    *STORED_COLUMNS,
+    *(key for key in KPIS if key not in STORED_COLUMNS),
+    "sl_target_pct",
 )
-
-NOT_AVAILABLE = "n/a"
 
 
 def _number(bucket: Mapping[str, Any], name: str) -> float | None:
@@ -49,31 +249,20 @@ def _number(bucket: Mapping[str, Any], name: str) -> float | None:
     return value if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def _ratio(numerator: float | None, denominator: float | None) -> float | None:
-    if numerator is None or not denominator:
-        return None
-    return numerator / denominator
-
-
-def _percent(numerator: float | None, denominator: float | None) -> float | None:
-    ratio = _ratio(numerator, denominator)
-    return None if ratio is None else ratio * 100
-
-
 def bucket_derive(bucket: Mapping[str, Any]) -> dict[str, float | None]:
-    """Averages (seconds) and percentages of one bucket or of the totals; None when unknown."""
-    n = bucket.get
-    return {
-        "avg_duration": _ratio(_number(bucket, "duration_sum"), n("duration_count")),
-        "avg_wait": _ratio(_number(bucket, "wait_sum"), n("wait_count")),
-        "avg_hold": _ratio(_number(bucket, "hold_sum"), n("hold_count")),
-        # Genesys has several abandon and service-level formulas; these are the plain ones:
-        # abandoned / offered, and answered within the target / answered.
-        "abandon_pct": _percent(_number(bucket, "abandoned"), n("offered")),
-        "service_level_pct": _percent(_number(bucket, "answered_in_sl"), n("answered")),
-        "asa": _ratio(_number(bucket, "answer_sum"), n("answered")),
-        "aht": _ratio(_number(bucket, "handle_sum"), n("handle_count")),
-    }
+    """Every KPI of one bucket or of the totals; None where the source gives no base."""
+    return {key: kpi.value(bucket) for key, kpi in KPIS.items()}
+
+
+def _given(kpi: Kpi, totals: Mapping[str, Any], *, source: str = "") -> bool:
+    """Whether the report's source gives this KPI's inputs at all (a count of zero is given;
+    an average of a source with no such time, like the aggregates' duration, is not). The
+    aggregates' conversations are their offers: shown once, as Offered."""
+    if kpi.numerator not in totals:
+        return False
+    if kpi.key == "conversations" and source == "aggregates" and "offered" in totals:
+        return False
+    return kpi.denominator is None or kpi.denominator in totals and bool(totals[kpi.denominator])
 
 
 def report_has_contact_centre_metrics(report: Mapping[str, Any]) -> bool:
@@ -101,28 +290,57 @@ def format_count(value: float | None) -> str:
     return NOT_AVAILABLE if value is None else f"{round(value):,}"
 
 
-def kpi_tiles(report: Mapping[str, Any]) -> list[dict[str, str]]:
-    """The KPI tiles over the report's whole range, in display order."""
+_FORMATS = {"count": format_count, "duration": format_duration, "percent": format_percent}
+
+
+def format_kpi(key: str, value: float | None) -> str:
+    return _FORMATS[KPIS[key].kind](value)
+
+
+def service_level_target(report: Mapping[str, Any]) -> tuple[float | None, str]:
+    """The service-level goal of the report as a percentage, and its text: "80 % in 20 s"
+    where the queues' threshold is known and the same for all of the report, else the goal
+    oServiceLevel reported, weighted by each queue's traffic ("target 84.3 %")."""
+    goal = report.get("service_level_goal")
+    if isinstance(goal, Mapping):
+        percent = float(goal["percentage"]) * 100
+        seconds = float(goal["duration_ms"]) / 1000
+        return percent, f"target {percent:g} % in {format_duration(seconds)}"
     totals = report.get("totals") or {}
-    derived = bucket_derive(totals)
-    tiles = [
-        ("conversations", "Conversations", format_count(_number(totals, "conversations")), ""),
-        ("avg_duration", "Avg duration", format_duration(derived["avg_duration"]), ""),
-        ("avg_wait", "Avg wait", format_duration(derived["avg_wait"]), ""),
-        ("avg_hold", "Avg hold", format_duration(derived["avg_hold"]), ""),
-        ("offered", "Offered", format_count(_number(totals, "offered")), ""),
-        ("answered", "Answered", format_count(_number(totals, "answered")), ""),
-        ("abandon_pct", "Abandon %", format_percent(derived["abandon_pct"]), "abandoned ÷ offered"),
-        (
-            "service_level_pct",
-            "Service level %",
-            format_percent(derived["service_level_pct"]),
-            "in target ÷ answered",
-        ),
-        ("asa", "ASA", format_duration(derived["asa"]), "speed of answer"),
-        ("aht", "AHT", format_duration(derived["aht"]), "handle time"),
-    ]
-    return [{"key": k, "label": label, "value": v, "hint": hint} for k, label, v, hint in tiles]
+    weight = _number(totals, "sl_target_weight")
+    target_sum = _number(totals, "sl_target_sum")
+    if not weight or target_sum is None:
+        return None, ""
+    percent = target_sum / weight * 100
+    return percent, f"target {percent:.1f} %"
+
+
+def kpi_tiles(report: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The KPI tiles over the report's whole range, in display order, each with its formula
+    and, for the service level, its target and whether it was met."""
+    totals = report.get("totals") or {}
+    target, target_text = service_level_target(report)
+    tiles = []
+    for key in TILE_KEYS:
+        kpi = KPIS[key]
+        if not _given(kpi, totals, source=str(report.get("source", ""))):
+            continue
+        value = kpi.value(totals)
+        tile = {
+            "key": key,
+            "label": kpi.label,
+            "value": format_kpi(key, value),
+            "hint": kpi.hint,
+            "formula": kpi.formula,
+            "status": "",
+        }
+        if key == "service_level_pct":
+            tile["hint"] = target_text
+            if target is not None and value is not None:
+                # Compared on the shown value, so "79.96 %" never reads as met at "80.0 %".
+                tile["status"] = "met" if round(value, 1) >= round(target, 1) else "missed"
+        tiles.append(tile)
+    return tiles
 
 
 def _day_label(moment: datetime) -> str:
@@ -155,29 +373,55 @@ def report_spans_days(report: Mapping[str, Any]) -> bool:
     return len({str(b["start"])[:10] for b in buckets}) > 1
 
 
-def table_rows(report: Mapping[str, Any]) -> list[dict[str, str]]:
-    """The bucket table under the charts: formatted strings, one dict per bucket."""
+def incomplete_bucket(report: Mapping[str, Any]) -> int | None:
+    """The index of the bucket that was still filling when the report was fetched (it holds the
+    fetch time): Genesys posts a metric when it completes, so that bucket is not final."""
+    as_of_text = report.get("as_of")
+    if not as_of_text:
+        return None
+    as_of = datetime.fromisoformat(str(as_of_text))
+    for index, bucket in enumerate(report.get("buckets") or []):
+        start = datetime.fromisoformat(str(bucket["start"]))
+        end = datetime.fromisoformat(str(bucket["end"]))
+        if start <= as_of < end:
+            return index
+    return None
+
+
+def table_columns(report: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The bucket table's columns after the start: the KPIs the source gives."""
+    totals = report.get("totals") or {}
+    source = str(report.get("source", ""))
+    return [
+        {"key": key, "label": KPIS[key].label, "formula": KPIS[key].formula}
+        for key in TABLE_KEYS
+        if _given(KPIS[key], totals, source=source)
+    ]
+
+
+def table_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The bucket table under the charts: one row per bucket, its cells formatted in the
+    order of table_columns; the bucket still filling says so and shows no rates."""
     spec = report.get("spec") or {}
     granularity = str(spec.get("granularity", ""))
     multi_day = report_spans_days(report)
+    keys = [column["key"] for column in table_columns(report)]
+    filling = incomplete_bucket(report)
     rows = []
-    for bucket in report.get("buckets") or []:
+    for index, bucket in enumerate(report.get("buckets") or []):
         derived = bucket_derive(bucket)
+        complete = index != filling
         rows.append(
             {
                 "label": bucket_label(
                     bucket["start"], granularity=granularity, multi_day=multi_day
                 ),
                 "start": bucket["start"],
-                "conversations": format_count(_number(bucket, "conversations")),
-                "avg_duration": format_duration(derived["avg_duration"]),
-                "avg_wait": format_duration(derived["avg_wait"]),
-                "avg_hold": format_duration(derived["avg_hold"]),
-                "offered": format_count(_number(bucket, "offered")),
-                "answered": format_count(_number(bucket, "answered")),
-                "abandon_pct": format_percent(derived["abandon_pct"]),
-                "service_level_pct": format_percent(derived["service_level_pct"]),
-                "aht": format_duration(derived["aht"]),
+                "complete": complete,
+                "cells": [
+                    format_kpi(key, derived[key] if complete or not KPIS[key].is_rate else None)
+                    for key in keys
+                ],
             }
         )
     return rows
@@ -189,11 +433,32 @@ def _round1(value: float | None) -> float | None:
     return None if value is None else math.floor(value * 10 + 0.5) / 10
 
 
+# The look of each series, for dashboard.js to colour (presentation only; everything read and
+# every number is here).
+_STYLES = {
+    "conversations": "volume",
+    "offered": "volume",
+    "avg_duration": "time",
+    "aht": "time",
+    "avg_wait": "wait",
+    "asa": "asa",
+    "service_level_pct": "service",
+    "abandon_pct": "abandon",
+    "sl_target": "target",
+}
+
+
 def _dataset(
     key: str, label: str, values: Sequence[float | None], *, kind: str = "line", axis: str = "y"
 ) -> dict[str, Any]:
-    # `key` names the metric so dashboard.js can pick its colour; everything read is here.
-    return {"key": key, "label": label, "type": kind, "axis": axis, "data": list(values)}
+    return {
+        "key": key,
+        "style": _STYLES[key],
+        "label": label,
+        "type": kind,
+        "axis": axis,
+        "data": list(values),
+    }
 
 
 def _axis(title: str, *, position: str = "left", percent: bool = False) -> dict[str, Any]:
@@ -206,19 +471,47 @@ def _axis(title: str, *, position: str = "left", percent: bool = False) -> dict[
     }
 
 
+_IN_TITLE = {"avg_duration": "average duration", "aht": "average handle time"}
+
+
 def report_charts(report: Mapping[str, Any]) -> dict[str, Any]:
     """The page's three charts, ready for Chart.js: one label and one tooltip title per
-    bucket, and per chart its datasets (values derived and rounded here) and axes. A chart the
-    source cannot fill (no offered/answered counts) is None, and so is the ASA line when no
-    bucket has an answer time."""
+    bucket, and per chart its title, datasets (values derived and rounded here) and axes.
+
+    The volume chart's second line is the average duration where the source has one, else AHT
+    (the aggregates source has no duration). The service chart holds SL % with its target and
+    abandon %, None when the source has no offered/answered counts. The bucket still filling
+    is titled "so far" and left out of the rate lines."""
     spec = report.get("spec") or {}
     granularity = str(spec.get("granularity", ""))
     buckets = report.get("buckets") or []
+    totals = report.get("totals") or {}
     multi_day = report_spans_days(report)
     derived = [bucket_derive(bucket) for bucket in buckets]
+    filling = incomplete_bucket(report)
 
     def series(name: str) -> list[float | None]:
-        return [_round1(values[name]) for values in derived]
+        rate = KPIS[name].is_rate
+        return [
+            None if rate and index == filling else _round1(values[name])
+            for index, values in enumerate(derived)
+        ]
+
+    titles = [bucket_title(b, granularity=granularity) for b in buckets]
+    if filling is not None:
+        titles[filling] += f" ({SO_FAR})"
+
+    second = "avg_duration" if _given(KPIS["avg_duration"], totals) else "aht"
+    second_label = f"{KPIS[second].label} (s)"
+    bars = "offered" if _given(KPIS["offered"], totals) else "conversations"
+    volume = {
+        "title": f"{KPIS[bars].label} and {_IN_TITLE[second]}",
+        "datasets": [
+            _dataset(bars, KPIS[bars].label, [_number(b, bars) for b in buckets], kind="bar"),
+            _dataset(second, second_label, series(second), axis="y1"),
+        ],
+        "axes": {"y": _axis(KPIS[bars].label), "y1": _axis(second_label, position="right")},
+    }
 
     asa = series("asa")
     wait = [_dataset("avg_wait", "Avg wait (s)", series("avg_wait"))]
@@ -226,38 +519,31 @@ def report_charts(report: Mapping[str, Any]) -> dict[str, Any]:
         wait.append(_dataset("asa", "ASA (s)", asa))
     service = None
     if report_has_contact_centre_metrics(report):
+        datasets = [
+            _dataset(
+                "service_level_pct",
+                "Service level % (in threshold ÷ answered + abandoned)",
+                series("service_level_pct"),
+            ),
+            _dataset("abandon_pct", "Abandon % (abandoned ÷ offered)", series("abandon_pct")),
+        ]
+        target, target_text = service_level_target(report)
+        if target is not None:
+            datasets.append(
+                _dataset("sl_target", target_text.capitalize(), [_round1(target)] * len(buckets))
+            )
         service = {
-            "datasets": [
-                _dataset(
-                    "service_level_pct",
-                    "Service level % (answered in target / answered)",
-                    series("service_level_pct"),
-                ),
-                _dataset("abandon_pct", "Abandon % (abandoned / offered)", series("abandon_pct")),
-            ],
+            "title": "Service level and abandon rate",
+            "datasets": datasets,
             "axes": {"y": _axis("%", percent=True)},
         }
     return {
         "labels": [
             bucket_label(b["start"], granularity=granularity, multi_day=multi_day) for b in buckets
         ],
-        "titles": [bucket_title(b, granularity=granularity) for b in buckets],
-        "volume": {
-            "datasets": [
-                _dataset(
-                    "conversations",
-                    "Conversations",
-                    [_number(b, "conversations") for b in buckets],
-                    kind="bar",
-                ),
-                _dataset("avg_duration", "Avg duration (s)", series("avg_duration"), axis="y1"),
-            ],
-            "axes": {
-                "y": _axis("Conversations"),
-                "y1": _axis("Avg duration (s)", position="right"),
-            },
-        },
-        "wait": {"datasets": wait, "axes": {"y": _axis("Seconds")}},
+        "titles": titles,
+        "volume": volume,
+        "wait": {"title": "Average wait", "datasets": wait, "axes": {"y": _axis("Seconds")}},
         "service": service,
         "has_asa": len(wait) > 1,
     }
@@ -265,12 +551,18 @@ def report_charts(report: Mapping[str, Any]) -> dict[str, Any]:
 
 def export_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     """One dict per bucket with EXPORT_COLUMNS: counts and sums as stored (seconds), derived
-    averages rounded to milliseconds, None where the source gives no value."""
+    values rounded to milliseconds, None where the source gives no value; `complete` is False
+    for the bucket still filling when the report was fetched."""
+    filling = incomplete_bucket(report)
+    target, _ = service_level_target(report)
     rows = []
-    for bucket in report.get("buckets") or []:
+    for index, bucket in enumerate(report.get("buckets") or []):
         derived = {
             name: None if value is None else round(value, 3)
             for name, value in bucket_derive(bucket).items()
         }
-        rows.append({column: derived.get(column, bucket.get(column)) for column in EXPORT_COLUMNS})
+        row = {column: derived.get(column, bucket.get(column)) for column in EXPORT_COLUMNS}
+        row["complete"] = index != filling
+        row["sl_target_pct"] = None if target is None else round(target, 3)
+        rows.append(row)
     return rows

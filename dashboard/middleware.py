@@ -1,4 +1,6 @@
-"""A Content-Security-Policy header on every response (Django 5.2 has no built-in one)."""
+"""Request and response plumbing: a Content-Security-Policy header on every response (Django 5.2
+has no built-in one), `Cache-Control: private` for logged-in users, and the client address that
+login throttling counts."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_cache_control
 
 
 def content_security_policy_middleware(
@@ -20,3 +23,33 @@ def content_security_policy_middleware(
         return response
 
     return middleware
+
+
+def private_cache_middleware(
+    get_response: Callable[[HttpRequest], HttpResponse],
+) -> Callable[[HttpRequest], HttpResponse]:
+    """Whatever a logged-in user is shown is theirs: no shared proxy or CDN may keep a copy and
+    hand it to someone else. Views that must not be stored at all (exports) add no-store."""
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        response = get_response(request)
+        if request.user.is_authenticated:
+            patch_cache_control(response, private=True)
+        return response
+
+    return middleware
+
+
+def login_client_address(request: HttpRequest) -> str:
+    """The address django-axes counts a login attempt against (AXES_CLIENT_IP_CALLABLE).
+
+    Behind LOGIN_PROXY_COUNT proxies, each appends the address it saw to X-Forwarded-For, so the
+    client is that many entries from the right; anything further left came from the client and
+    could be forged to dodge the per-address limit.
+    """
+    proxies = settings.LOGIN_PROXY_COUNT
+    if proxies:
+        hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        if len(hops) >= proxies and hops[-proxies]:
+            return hops[-proxies]
+    return str(request.META.get("REMOTE_ADDR", ""))

@@ -13,5 +13,6 @@ urlpatterns = [
     path("export.json", views.export_json, name="dashboard-export-json"),
     path("refresh", views.refresh, name="dashboard-refresh"),
     path("healthz", views.healthz, name="dashboard-healthz"),
+    path("healthz/live", views.healthz_live, name="dashboard-healthz-live"),
     path("metrics", views.metrics_prometheus, name="dashboard-metrics"),
 ]

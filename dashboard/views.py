@@ -33,7 +33,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_POST, require_safe
 
 from analytics_worker import cache, fetch, reports, services
 from dashboard import health, kpis
@@ -96,12 +97,14 @@ def _read_cap(request: HttpRequest) -> cache.Throttle:
     )
 
 
-def _fetch_allowed(request: HttpRequest) -> bool:
-    """Per-user cap on new fetches started (joining a running fetch is not counted)."""
-    return cache.throttle_hit(
+def _fetch_budget(request: HttpRequest) -> cache.FetchBudget:
+    """The user's budget for new fetches (page reads and staff refreshes alike), charged each
+    fetch's cost by report_lookup (joining a running fetch is free)."""
+    return cache.FetchBudget(
         name=f"dashboard:fetches:{request.user.pk}",
-        limit=settings.DASHBOARD_FETCHES_PER_MINUTE,
-        window_seconds=60,
+        requests=settings.DASHBOARD_FETCH_BUDGET_REQUESTS,
+        requests_per_minute=settings.DASHBOARD_FETCH_BUDGET_REQUESTS_PER_MINUTE,
+        fetches_per_minute=settings.DASHBOARD_FETCHES_PER_MINUTE,
     )
 
 
@@ -166,6 +169,7 @@ def _report_context(report: dict[str, Any], *, as_of: float) -> dict[str, Any]:
         "as_of_iso": as_of_local.isoformat(timespec="seconds"),
         "age_label": _age_label(time.time() - as_of),
         "kpi_tiles": kpis.kpi_tiles(report),
+        "columns": kpis.table_columns(report),
         "rows": kpis.table_rows(report),
         "has_cc_metrics": kpis.report_has_contact_centre_metrics(report),
         "charts": kpis.report_charts(report),
@@ -198,19 +202,38 @@ def job_status(job_id: str, job: dict[str, str], *, now: float) -> dict[str, Any
     pages = int(_number(job.get("pages")) or 0)
     items = int(_number(job.get("items")) or 0)
     message = job.get("message", "")
-    stuck = state == "queued" and now - created_at > QUEUED_TOO_LONG_SECONDS
+    # Past 1, the reaper started the job again after its worker died (services.locks_reap).
+    attempt = int(_number(job.get("attempt")) or 1)
+    queued_at = _number(job.get("requeued_at")) or created_at
+    stuck = state == "queued" and now - queued_at > QUEUED_TOO_LONG_SECONDS
+    stalled_for = services.job_stalled_seconds(job=job, now=now)
     so_far = f"{pages:,} page{'s' if pages != 1 else ''}, {items:,} conversations so far"
     if state == "queued":
         if stuck:
             progress = (
-                f"Queued for {int(now - created_at)} s and no worker has picked it up: "
+                f"Queued for {int(now - queued_at)} s and no worker has picked it up: "
                 "the Celery worker may be down. Check that it is running."
+            )
+        elif attempt > 1:
+            progress = (
+                "Restarted: the worker running this fetch stopped, so it was queued again; "
+                "waiting for another worker…"
             )
         else:
             progress = "Queued: waiting for a worker to start the fetch…"
+    elif stalled_for is not None:
+        then = (
+            "If its worker stopped, the fetch is started again within a minute or two."
+            if attempt == 1
+            else "It was restarted once already: if its worker stopped again, it fails within "
+            "a minute or two."
+        )
+        progress = f"Stalled: no progress for {int(stalled_for)} s ({so_far}). {then}"
     elif state == "waiting":
         seconds = max(0, math.ceil((wait_until or now) - now))
         progress = f"Genesys asked us to wait {seconds} s; {so_far}."
+    elif state == "fetching" and attempt > 1:
+        progress = f"Fetching again (restarted after its worker stopped): {so_far}."
     elif state == "fetching":
         progress = f"Fetching: {so_far}."
     elif state == "done":
@@ -231,6 +254,8 @@ def job_status(job_id: str, job: dict[str, str], *, now: float) -> dict[str, Any
         "message": message,
         "wait_until": wait_until,
         "stuck": stuck,
+        "stalled": stalled_for is not None,
+        "attempt": attempt,
         "progress": progress,
         "now": now,
     }
@@ -241,7 +266,7 @@ def _json_error(message: str, *, status: int, **extra: Any) -> JsonResponse:
 
 
 def api_get(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """@login_required and @require_GET for the JSON API, answering in JSON (401 and 405)
+    """@login_required and @require_safe for the JSON API, answering in JSON (401 and 405)
     instead of a redirect to the login page that a fetch() would follow blindly."""
 
     @wraps(view)
@@ -310,12 +335,15 @@ def _report_read(
     """
     try:
         lookup = services.report_lookup(
-            spec=spec, may_start=lambda: _fetch_allowed(request), read_cap=_read_cap(request)
+            spec=spec, budget=_fetch_budget(request), read_cap=_read_cap(request)
         )
         job = last_error = None
         if with_job and lookup.job_id:
             job_hash = cache.job_get(job_id=lookup.job_id) or {"state": "queued"}
             job = job_status(lookup.job_id, job_hash, now=time.time())
+        # A stale report without a refresh may be one whose refresh failed a moment ago (and
+        # waits before the next): the page says so.
+        if with_job and (lookup.job_id or lookup.status == "stale"):
             last_error = _last_error(spec)
     except cache.ReadLimitReached:
         limit = settings.DASHBOARD_REPORT_READS_PER_MINUTE
@@ -331,10 +359,11 @@ def _report_read(
         raise ReportRefused(
             status=429,
             message=str(exc),
-            advice="Reports you opened are still loading; reload soon.",
+            problem="Too many reports started",
+            advice=str(exc),
         ) from exc
     except cache.CacheUnavailable as exc:
-        return _report_read_inline(spec, reason=str(exc))
+        return _report_read_inline(request, spec, reason=str(exc))
     except services.WorkerUnavailable as exc:
         raise ReportRefused(
             status=503,
@@ -352,12 +381,28 @@ def _report_read(
     )
 
 
-def _report_read_inline(spec: reports.ReportSpec, *, reason: str) -> ReportRead:
-    """Degraded mode (Redis down): fetch the report in this request, within the time budget."""
+def _report_read_inline(
+    request: HttpRequest, spec: reports.ReportSpec, *, reason: str
+) -> ReportRead:
+    """Degraded mode (Redis down): fetch the report in this request, within the time budget
+    and this process's and this user's bounds on direct fetches (services.report_fetch_inline)."""
     logger.error("report cache unavailable, fetching inline report=%s: %s", spec.key, reason)
     deadline = time.monotonic() + settings.DASHBOARD_INLINE_FETCH_SECONDS
     try:
-        report = fetch.report_fetch(spec=spec, deadline=deadline)
+        report = services.report_fetch_inline(
+            spec=spec, user=str(request.user.pk), deadline=deadline
+        )
+    except services.InlineFetchRefused as exc:
+        logger.warning("inline fetch refused report=%s: %s", spec.key, exc)
+        raise ReportRefused(
+            status=503,
+            message=f"{reason}. {exc}.",
+            problem=f"The report cache (Redis) is unavailable. {exc}.",
+            advice=(
+                "Check that Redis is running (make check-redis): with it back, reports are "
+                "fetched in the background again."
+            ),
+        ) from exc
     except INLINE_FETCH_ERRORS as exc:
         logger.error("inline fetch failed report=%s: %s", spec.key, exc)
         failure = _inline_failure_message(exc)
@@ -425,7 +470,7 @@ def _json_report_read(request: HttpRequest) -> ReportRead | HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def index(request: HttpRequest) -> HttpResponse:
     form = ReportFilterForm(request.GET, queue_choices=_queue_choices())
     context = _base_context(request, form)
@@ -452,10 +497,14 @@ def index(request: HttpRequest) -> HttpResponse:
 
 
 def _range_label(spec: reports.ReportSpec) -> str:
+    """The range in the report's zone. A range that reaches into the future (its last bucket is
+    still filling) ends "now", never at a time that has not come yet."""
     zone = spec.tz
     start = spec.start.astimezone(zone)
-    end = spec.end.astimezone(zone)
-    return f"{start:%a} {start.day} {start:%b %H:%M} – {end:%a} {end.day} {end:%b %H:%M}"
+    now = datetime.now(UTC)
+    end = min(spec.end, now).astimezone(zone)
+    until = f"now ({end:%H:%M})" if spec.end > now else f"{end:%a} {end.day} {end:%b %H:%M}"
+    return f"{start:%a} {start.day} {start:%b %H:%M} – {until}"
 
 
 @api_get
@@ -535,14 +584,17 @@ def api_job(request: HttpRequest, job_id: str) -> HttpResponse:
 # --- exports --------------------------------------------------------------------------------------
 
 
+# A download holds the report's data: no browser or proxy may keep a copy on disk.
+@cache_control(private=True, no_store=True)
 @login_required
-@require_GET
+@require_safe
 def export_csv(request: HttpRequest) -> HttpResponse:
     return _export(request, file_format="csv")
 
 
+@cache_control(private=True, no_store=True)
 @login_required
-@require_GET
+@require_safe
 def export_json(request: HttpRequest) -> HttpResponse:
     return _export(request, file_format="json")
 
@@ -624,12 +676,27 @@ def refresh(request: HttpRequest) -> HttpResponse:
                 "running or has just finished.",
             )
             return redirect(back)
-        lookup = services.report_lookup(spec=spec, force=True)
+        # Within the same caps as any read that starts a fetch: staff share the Genesys budget.
+        lookup = services.report_lookup(
+            spec=spec, force=True, budget=_fetch_budget(request), read_cap=_read_cap(request)
+        )
         if lookup.cached is not None:
             # The page read next must show the old data as stale and follow the refresh job,
             # not serve it as fresh and hide that a refresh is running.
             cache.result_mark_stale(report_key=spec.key)
-    except (cache.CacheUnavailable, services.WorkerUnavailable) as exc:
+    except cache.ReadLimitReached:
+        limit = settings.DASHBOARD_REPORT_READS_PER_MINUTE
+        messages.error(
+            request,
+            f"Not refreshed: more than {limit} report requests in a minute; wait a minute, "
+            "then try again.",
+        )
+        return redirect(back)
+    except (
+        cache.CacheUnavailable,
+        services.WorkerUnavailable,
+        services.FetchLimitReached,
+    ) as exc:
         messages.error(request, f"Not refreshed: {exc}")
         return redirect(back)
     logger.info("staff refresh user=%s report=%s job=%s", request.user.pk, spec.key, lookup.job_id)
@@ -640,10 +707,20 @@ def refresh(request: HttpRequest) -> HttpResponse:
 # --- health ----------------------------------------------------------------------------------------
 
 
-@require_GET
+@require_safe
+def healthz_live(request: HttpRequest) -> HttpResponse:
+    """Liveness, for a load balancer or the container's health check: this web process serves
+    requests. It checks nothing else on purpose: a web whose worker or Redis is down still serves
+    pages from what it can, and pulling it would only make that worse (/healthz says what is
+    down)."""
+    return JsonResponse({"status": "ok"})
+
+
+@require_safe
 def healthz(request: HttpRequest) -> HttpResponse:
-    """For monitoring and `make run`: no login, no Genesys call, only our own parts (database,
-    Redis, broker, a recent worker heartbeat, beat's last tick); 503 names the parts that failed."""
+    """Readiness, for monitoring and `make run`: no login, no Genesys call, only our own parts
+    (database, Redis, broker, a recent worker heartbeat, beat's last tick); 503 names the parts
+    that failed."""
     checks = health.health_checks(now=time.time())
     healthy = all(value == health.OK for value in checks.values())
     return JsonResponse(
@@ -651,7 +728,7 @@ def healthz(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_GET
+@require_safe
 def metrics_prometheus(request: HttpRequest) -> HttpResponse:
     """Prometheus metrics, for staff or a scraper sending `Authorization: Bearer METRICS_TOKEN`."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")

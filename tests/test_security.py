@@ -35,10 +35,11 @@ from tests.drills.stack import (
     running_stack,
 )
 
-# Open to anyone on purpose: the health check (for monitors), the login pages, and logout (it only
-# ends the caller's own session).
+# Open to anyone on purpose: the health checks (for monitors and load balancers), the login
+# pages, and logout (it only ends the caller's own session).
 OPEN_PATHS = {
     "/healthz",
+    "/healthz/live",
     "/accounts/login/",
     "/admin/login/",
     "/accounts/logout/",
@@ -55,8 +56,9 @@ SIM_API_PATHS = {
     "/sim/api/v2/analytics/conversations/aggregates/query": "post",
     "/sim/api/v2/routing/queues": "get",
 }
-# The simulator's testing aids (genesys_sim/README.md): open by design, and mounted only with
-# the simulated org (see test_the_simulated_org_is_not_mounted_for_a_real_org).
+# The simulator's testing aids (genesys_sim/README.md): mounted only with the simulated org (see
+# test_the_simulated_org_is_not_mounted_for_a_real_org), and then only with its bearer token
+# and fault injection on (tests/genesys_sim/test_limits_and_faults.py).
 SIM_TESTING_AIDS = {"/sim/_stats", "/sim/_reset", "/sim/_faults"}
 
 
@@ -121,6 +123,44 @@ def test_every_page_demands_a_login(client: Client, path: str) -> None:
         assert response.status_code in (401, 403), response.status_code
 
 
+@pytest.fixture
+def root_client(db: None, settings, monkeypatch: pytest.MonkeyPatch) -> Client:
+    """A superuser, with Celery replaced by a list and no read cap in the way."""
+    settings.DASHBOARD_REPORT_READS_PER_MINUTE = 1_000_000
+    monkeypatch.setattr(fetch_report_task, "apply_async", lambda **_: None)
+    monkeypatch.setattr(services, "queue_choices", lambda: [])
+    client = Client(raise_request_exception=False)
+    client.force_login(User.objects.create_superuser("root"))
+    return client
+
+
+@pytest.mark.parametrize("path", PRODUCT_PATHS)
+def test_head_answers_wherever_get_does(root_client: Client, path: str) -> None:
+    for client in (root_client, Client(raise_request_exception=False)):
+        get = client.get(path)
+        head = client.head(path)
+        statuses = (path, get.status_code, head.status_code)
+        assert (head.status_code == 405) == (get.status_code == 405), statuses
+        # Django's own admin login redirects a GET, not a HEAD, of a user already logged in.
+        if not path.startswith("/admin/"):
+            assert head.status_code == get.status_code, statuses
+        assert head.content == b""
+
+
+@pytest.mark.parametrize("path", PRODUCT_PATHS)
+def test_no_proxy_may_keep_what_a_logged_in_user_sees(root_client: Client, path: str) -> None:
+    for response in (root_client.get(path), root_client.post(path)):
+        assert "private" in response.get("Cache-Control", ""), (path, response.status_code)
+        assert "public" not in response["Cache-Control"]
+
+
+def test_exports_are_never_stored(root_client: Client) -> None:
+    for path in ("/export.csv", "/export.json"):
+        response = root_client.get(f"{path}?{DAY_QUERY}")
+        assert response.status_code == 409  # not loaded: the header holds for every answer
+        assert {"private", "no-store"} <= set(response["Cache-Control"].replace(" ", "").split(","))
+
+
 @pytest.mark.django_db
 def test_the_open_pages_are_only_health_and_login(client: Client) -> None:
     for path in LOGIN_PAGES:
@@ -129,6 +169,8 @@ def test_the_open_pages_are_only_health_and_login(client: Client) -> None:
     assert health.status_code in (200, 503)
     assert set(health.json()) == {"status", "checks"}
     assert set(health.json()["checks"]) == {"database", "redis", "broker", "worker", "beat"}
+    # Liveness says only that this web process answers: nothing about the rest of the stack.
+    assert client.get("/healthz/live").json() == {"status": "ok"}
 
 
 @pytest.mark.django_db

@@ -56,16 +56,28 @@ def report_payload(
             "hold_count": count // 6,
         }
         if contact_centre:
+            # The aggregates source's shape: queue KPIs from Genesys metrics, no duration.
             answered = count - 3
             bucket.update(
+                duration_sum=0.0,
+                duration_count=0,
                 offered=count,
                 answered=answered,
+                answer_sum=answered * 12.0,
                 abandoned=3,
-                answered_in_sl=answered - 4,
+                short_abandoned=1,
+                flowed_out=0,
+                transferred=2,
+                sl_numerator=answered - 4,
+                sl_denominator=answered + 3,
+                sl_target_sum=0.8 * (answered + 3),
+                sl_target_weight=answered + 3,
                 handle_sum=answered * 300.0,
                 handle_count=answered,
                 talk_sum=answered * 240.0,
+                talk_count=answered,
                 acw_sum=answered * 40.0,
+                acw_count=answered,
             )
         buckets.append(bucket)
         start = end

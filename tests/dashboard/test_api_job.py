@@ -3,6 +3,7 @@ from __future__ import annotations
 import time
 
 import pytest
+import time_machine
 from django.test import Client
 
 from analytics_worker import cache, services
@@ -88,3 +89,64 @@ def test_it_answers_503_when_redis_is_down(client_alice: Client, redis_down) -> 
     response = client_alice.get("/api/jobs/00000000-0000-0000-0000-000000000000")
     assert response.status_code == 503
     assert "Redis" in response.json()["error"]
+
+
+def test_it_says_when_a_fetch_has_stalled(client_alice: Client, job_id: str, settings) -> None:
+    # A killed worker leaves its job "fetching": the page must not say so for 11 minutes.
+    cache.job_update(job_id=job_id, state="fetching", pages=3, items=900, worker="w1@host")
+    with time_machine.travel(time.time() + settings.JOB_STALL_SECONDS + 5, tick=False):
+        job = client_alice.get(f"/api/jobs/{job_id}").json()
+    assert job["state"] == "fetching"
+    assert job["stalled"] is True
+    assert job["progress"] == (
+        f"Stalled: no progress for {settings.JOB_STALL_SECONDS + 5} s (3 pages, 900 "
+        "conversations so far). If its worker stopped, the fetch is started again within a "
+        "minute or two."
+    )
+
+
+def test_a_wait_genesys_asked_for_is_not_a_stall(client_alice: Client, job_id: str, settings):
+    cache.job_update(
+        job_id=job_id, state="waiting", pages=2, items=700, wait_until=time.time() + 120
+    )
+    with time_machine.travel(time.time() + settings.JOB_STALL_SECONDS + 5, tick=False):
+        job = client_alice.get(f"/api/jobs/{job_id}").json()
+    assert job["stalled"] is False
+    assert job["progress"].startswith("Genesys asked us to wait")
+
+
+def test_it_says_when_a_fetch_was_restarted(client_alice: Client, job_id: str) -> None:
+    # As the reaper leaves it (services.locks_reap), long after the job was first queued.
+    cache.job_update(
+        job_id=job_id,
+        created_at=time.time() - 300,
+        state="queued",
+        attempt=2,
+        requeued_at=time.time(),
+        message="Its worker (w1@host) stopped in the middle of the fetch: started it again.",
+    )
+    job = client_alice.get(f"/api/jobs/{job_id}").json()
+    assert job["attempt"] == 2
+    assert job["stuck"] is False  # queued again just now, not 300 s ago
+    assert job["progress"] == (
+        "Restarted: the worker running this fetch stopped, so it was queued again; waiting for "
+        "another worker…"
+    )
+    cache.job_update(job_id=job_id, state="fetching", pages=1, items=300, message="")
+    job = client_alice.get(f"/api/jobs/{job_id}").json()
+    assert job["progress"] == (
+        "Fetching again (restarted after its worker stopped): 1 page, 300 conversations so far."
+    )
+
+
+def test_a_stalled_restart_says_it_will_not_be_tried_again(
+    client_alice: Client, job_id: str, settings
+) -> None:
+    cache.job_update(job_id=job_id, state="fetching", attempt=2, pages=1, items=300)
+    with time_machine.travel(time.time() + settings.JOB_STALL_SECONDS + 5, tick=False):
+        job = client_alice.get(f"/api/jobs/{job_id}").json()
+    assert job["progress"] == (
+        f"Stalled: no progress for {settings.JOB_STALL_SECONDS + 5} s (1 page, 300 "
+        "conversations so far). It was restarted once already: if its worker stopped again, it "
+        "fails within a minute or two."
+    )

@@ -7,7 +7,14 @@ import pytest
 from django.test import Client
 
 from analytics_worker.genesys.errors import GenesysUnavailable
-from tests.dashboard.helpers import DAY_QUERY, assert_csp, put_report, spec_from_query
+from tests.dashboard.helpers import (
+    DAY_QUERY,
+    DST_DAY_QUERY,
+    assert_csp,
+    put_report,
+    report_payload,
+    spec_from_query,
+)
 from tests.helpers import enqueued_jobs
 
 pytestmark = pytest.mark.django_db
@@ -159,3 +166,108 @@ def test_it_reads_a_hit_in_one_redis_round_trip(
     # checks freshness, and the payload is read beside it.
     assert commands == []
     assert batches == [["EVALSHA", "HGET"]]
+
+
+# --- what one user's fetches may cost -------------------------------------------------------------
+
+MONTH_OF_DETAILS = "range=custom&start=2024-01-{:02d}&end=2024-01-31&tz=UTC&source=details"
+
+
+def test_a_user_cannot_queue_months_of_details_in_a_burst(
+    client_alice: Client, enqueued, settings, django_user_model
+) -> None:
+    # The incident: 20 fetches of a month of details (hundreds of requests each) in 0.3 s.
+    settings.REPORT_CONVERSATIONS_PER_DAY = 2000
+    responses = [
+        client_alice.get("/api/report?" + MONTH_OF_DETAILS.format(n)) for n in range(1, 21)
+    ]
+    assert [r.status_code for r in responses].count(202) == 1
+    assert len(enqueued_jobs(enqueued)) == 1
+    refused = responses[1]
+    assert refused.status_code == 429
+    error = refused.json()["error"]
+    assert "about 605 requests" in error and "can start in 11 min" in error
+    # Another user's one-day report is not held back by it.
+    other = Client()
+    other.force_login(django_user_model.objects.create_user("bob"))
+    assert other.get(URL).status_code == 202
+    assert len(enqueued_jobs(enqueued)) == 2
+
+
+def test_cheap_reports_are_not_held_back(client_alice: Client, enqueued) -> None:
+    # A day of aggregates is one request: a person clicking through twenty stays in budget.
+    for day in range(1, 21):
+        query = f"range=custom&start=2024-02-{day:02d}&end=2024-02-{day:02d}&tz=UTC"
+        assert client_alice.get("/api/report?" + query).status_code == 202
+    assert len(enqueued_jobs(enqueued)) == 20
+
+
+# --- Redis down: direct fetches are bounded -------------------------------------------------------
+
+
+@pytest.fixture
+def fresh_inline_counts(monkeypatch) -> None:
+    """Direct fetches counted from zero (the counts live in this process, across tests)."""
+    from analytics_worker import services
+
+    monkeypatch.setattr(services, "_inline_requests", services._RecentRequests())
+
+
+def test_redis_down_bounds_each_users_direct_fetches(
+    client_alice: Client, redis_down, inline_fetch, fresh_inline_counts, settings, django_user_model
+) -> None:
+    settings.DASHBOARD_INLINE_REQUESTS_PER_USER_PER_MINUTE = 3
+    calls = inline_fetch()
+    statuses = [client_alice.get(URL).status_code for _ in range(5)]  # a day: 1 request each
+    assert statuses == [200, 200, 200, 503, 503]
+    assert len(calls) == 3
+    error = client_alice.get(URL).json()["error"]
+    assert "each person may send 3 requests a minute" in error and "can start in" in error
+    bob = Client()
+    bob.force_login(django_user_model.objects.create_user("bob"))
+    assert bob.get(URL).status_code == 200
+
+
+def test_redis_down_bounds_the_whole_process(
+    client_alice: Client, redis_down, inline_fetch, fresh_inline_counts, settings, django_user_model
+) -> None:
+    settings.DASHBOARD_INLINE_REQUESTS_PER_MINUTE = 2
+    inline_fetch()
+    users = [Client() for _ in range(3)]
+    for number, client in enumerate(users):
+        client.force_login(django_user_model.objects.create_user(f"user{number}"))
+    assert [client.get(URL).status_code for client in users] == [200, 200, 503]
+    assert "this server sends at most 2 requests a minute" in users[2].get(URL).json()["error"]
+
+
+def test_redis_down_fetches_only_short_ranges_directly(
+    client_alice: Client, redis_down, inline_fetch, fresh_inline_counts
+) -> None:
+    calls = inline_fetch()
+    week = "/api/report?range=custom&start=2024-11-01&end=2024-11-07&tz=UTC"
+    response = client_alice.get(week)
+    assert response.status_code == 503
+    error = response.json()["error"]
+    assert "The report cache (Redis) is unavailable" in error
+    assert "only reports of up to 1 day are fetched directly" in error
+    assert "choose a shorter range" in error
+    assert calls == []
+    # A day, even the 25 hours of the day the clocks go back, still is.
+    assert client_alice.get("/api/report?" + DST_DAY_QUERY).status_code == 200
+
+
+def test_redis_down_charges_what_a_direct_fetch_really_sent(
+    client_alice: Client, redis_down, monkeypatch, fresh_inline_counts, settings
+) -> None:
+    from analytics_worker import fetch
+
+    settings.DASHBOARD_INLINE_REQUESTS_PER_USER_PER_MINUTE = 9
+
+    def fetch_sending(*, spec, progress, deadline):
+        progress.requests = 9  # far more than a day of aggregates' estimated 1
+        return report_payload(spec)
+
+    monkeypatch.setattr(fetch, "report_fetch", fetch_sending)
+    assert client_alice.get(URL).status_code == 200
+    # Charged 1 up front, then the 8 more it sent: the next (1 more) would pass 9.
+    assert client_alice.get(URL).status_code == 503

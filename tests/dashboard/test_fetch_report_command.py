@@ -22,6 +22,9 @@ def test_the_command_prints_the_buckets_and_the_requests(sim, capsys):
     lines = out.splitlines()
     assert lines[0].startswith("2024-05-01 00:00Z to 2024-05-02 00:00Z, PT1H, UTC")
     assert sum(line.startswith("2024-05-01T") for line in lines) == 24
+    # The page's KPIs for the source, by the page's own labels and formats.
+    assert "Service level %" in lines[1] and "AHT" in lines[1]
+    assert lines[-2].startswith("total") and "%" in lines[-2]
     assert lines[-1].startswith("1 pages, 1 requests, 0 retries, 0 rate-limited")
 
 

@@ -102,6 +102,34 @@ def test_it_says_when_the_database_is_down(
     assert b"10.0.0.5" not in response.content
 
 
+def test_liveness_answers_while_the_rest_of_the_stack_is_down(
+    client: Client, redis_down: None, monkeypatch: pytest.MonkeyPatch, django_assert_num_queries
+) -> None:
+    # A load balancer must keep a web that still serves pages: only this process is asked about.
+    monkeypatch.setattr(health, "health_checks", lambda **_: pytest.fail("liveness ran a check"))
+    with django_assert_num_queries(0):
+        response = client.get("/healthz/live")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert client.head("/healthz/live").status_code == 200
+
+
+def test_readiness_fails_when_only_the_worker_is_down(
+    client: Client, alive: None, fake_redis: fakeredis.FakeRedis
+) -> None:
+    fake_redis.delete(worker_heartbeat_key("w1@host"))
+    assert client.get("/healthz").status_code == 503
+    assert client.get("/healthz/live").status_code == 200
+
+
+def test_health_and_metrics_answer_head(client: Client, alive: None, settings) -> None:
+    settings.METRICS_TOKEN = "scrape-token-0123456789"
+    assert client.head("/healthz").status_code == 200
+    scraper = {"Authorization": "Bearer scrape-token-0123456789"}
+    response = client.head("/metrics", headers=scraper)
+    assert response.status_code == 200 and response.content == b""
+
+
 # --- /metrics -------------------------------------------------------------------------------------
 
 SAMPLE = re.compile(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-z_]+="([^"\\]|\\.)*",?)*\})? -?[0-9.e+-]+$')

@@ -65,14 +65,12 @@ def test_it_renders_a_fresh_report(client_alice: Client) -> None:
     assert_no_inline_script(html)
 
 
-def test_it_shows_na_and_a_note_without_contact_centre_metrics(client_alice: Client) -> None:
+def test_it_shows_a_note_and_no_kpi_without_contact_centre_metrics(client_alice: Client) -> None:
     put_report(spec_from_query(DAY_QUERY))
     html = client_alice.get("/?" + DAY_QUERY).content.decode()
-    assert re.search(
-        r'data-kpi="service_level_pct">\s*<div class="kpi-label">Service level %</div>\s*'
-        r'<div class="kpi-value">n/a</div>',
-        html,
-    )
+    # Only what the source has: no service level tile at all, and the chart says why.
+    assert 'data-kpi="service_level_pct"' not in html
+    assert 'data-kpi="avg_wait"' in html
     assert "Not available from this source" in html
     assert 'id="service-note" hidden' not in html
 
@@ -81,12 +79,15 @@ def test_it_shows_contact_centre_kpis_when_the_source_has_them(client_alice: Cli
     put_report(spec_from_query(DAY_QUERY), contact_centre=True)
     html = client_alice.get("/?" + DAY_QUERY).content.decode()
     assert re.search(
-        r'data-kpi="abandon_pct">\s*<div class="kpi-label">Abandon %</div>\s*'
+        r'data-kpi="abandon_pct"[^>]*>\s*<div class="kpi-label">Abandon %</div>\s*'
         r'<div class="kpi-value">\d+\.\d %</div>',
         html,
     )
-    assert '<th scope="col" class="num">Service level %</th>' in html
+    assert re.search(r'<th scope="col" class="num" title="[^"]+">Service level %</th>', html)
     assert 'id="service-note" hidden' in html
+    # Every tile can be focused and says what it is; the service level says its target.
+    assert html.count('tabindex="0" aria-describedby="kpi-formula-') == html.count("data-kpi=")
+    assert "target 80.0 %" in html and "(oServiceLevel numerator ÷ denominator)" in html
 
 
 def test_it_labels_a_dst_day_in_local_time(client_alice: Client) -> None:
@@ -349,6 +350,22 @@ def test_it_limits_report_reads_per_user(client_alice: Client, settings) -> None
     assert "Too many report requests" in response.content.decode()
 
 
+def test_it_says_when_a_report_over_the_fetch_budget_can_start(
+    client_alice: Client, enqueued, settings
+) -> None:
+    settings.DASHBOARD_FETCH_BUDGET_REQUESTS = 100
+    settings.REPORT_CONVERSATIONS_PER_DAY = 2000
+    week = "range=custom&start=2024-10-01&end=2024-10-07&tz=UTC&source=details"  # 141
+    assert client_alice.get("/?" + week).status_code == 200  # pending
+    response = client_alice.get("/?" + DAY_QUERY.replace("2024-11-02", "2024-11-05"))
+    assert response.status_code == 429
+    html = response.content.decode()
+    assert "Too many reports started" in html
+    # 141 requests owed, paid off at one a second, until 99 are left: room for this one.
+    assert "about 1 request and can start in 42 s" in html
+    assert len(enqueued_jobs(enqueued)) == 1
+
+
 def test_it_shows_the_refresh_button_to_staff_only(
     client_alice: Client, client_staff: Client
 ) -> None:
@@ -371,3 +388,12 @@ def test_it_reads_a_hit_with_only_the_session_queries(
 
 def test_it_refuses_post(client_alice: Client) -> None:
     assert client_alice.post("/").status_code == 405
+
+
+def test_the_range_never_ends_in_the_future(client_alice: Client) -> None:
+    query = "range=today&tz=UTC&granularity=PT1H"
+    put_report(spec_from_query(query))
+    html = client_alice.get("/?" + query).content.decode()
+    label = re.search(r'id="status-range">([^<]+)<', html)[1]
+    # The bucket of now ends later this hour: the header says "now" and the time it is.
+    assert re.fullmatch(r"\w{3} \d+ \w{3} 00:00 – now \(\d\d:\d\d\)", label), label

@@ -15,27 +15,42 @@ from tests.dashboard.helpers import DAY_QUERY, DST_DAY_QUERY, report_payload, sp
 
 STATIC_DIR = Path(kpis.__file__).resolve().parent / "static" / "dashboard"
 # The counts and sums a formula reads: none of them may appear in the page's own scripts.
-FORMULA_INPUTS = re.compile(r"answered_in_sl|handle_sum|wait_sum|duration_sum|hold_sum|offered")
+FORMULA_INPUTS = re.compile(
+    r"answered_in_sl|sl_numerator|sl_denominator|handle_sum|wait_sum|duration_sum|hold_sum|offered"
+)
 
+# One hour of a queue, as the aggregates source stores it (counts and sums of Genesys metrics):
+# 40 offered = 32 answered + 6 abandoned + 2 flowed out.
 BUCKET = {
     "start": "2024-11-02T14:00:00-05:00",
     "end": "2024-11-02T15:00:00-05:00",
     "conversations": 40,
-    "duration_sum": 9_000.0,
-    "duration_count": 40,
-    "wait_sum": 810.0,
-    "wait_count": 36,
-    "hold_sum": 140.0,
+    "duration_sum": 0.0,
+    "duration_count": 0,
+    "wait_sum": 1_000.0,  # tWait over all 40 offers
+    "wait_count": 40,
+    "hold_sum": 140.0,  # 4 holds
     "hold_count": 4,
     "offered": 40,
     "answered": 32,
-    "abandoned": 8,
-    "answered_in_sl": 24,
     "answer_sum": 416.0,
+    "abandoned": 6,
+    "short_abandoned": 2,
+    "flowed_out": 2,
+    "transferred": 3,
+    "sl_numerator": 24,  # answered within the threshold
+    "sl_denominator": 38,  # answered + abandoned
+    "sl_target_sum": 30.4,  # 0.8 x 38
+    "sl_target_weight": 38,
     "handle_sum": 9_600.0,
     "handle_count": 32,
     "talk_sum": 7_680.0,
+    "talk_count": 32,
     "acw_sum": 1_280.0,
+    "acw_count": 32,
+    "outbound": 5,
+    "outbound_handle_sum": 1_500.0,
+    "outbound_handle_count": 5,
 }
 
 
@@ -53,23 +68,34 @@ def report_of(*buckets: dict[str, Any], granularity: str = "PT1H") -> dict[str, 
     return {"spec": {"granularity": granularity}, "buckets": list(buckets), "totals": totals}
 
 
-def test_it_derives_averages_and_percentages_from_the_counts() -> None:
+def test_it_derives_every_kpi_as_genesys_defines_it() -> None:
     assert kpis.bucket_derive(BUCKET) == {
-        "avg_duration": 225.0,  # 9000 s / 40
-        "avg_wait": 22.5,  # 810 s / 36
-        "avg_hold": 35.0,  # 140 s / 4
-        "abandon_pct": 20.0,  # 8 / 40 offered
-        "service_level_pct": 75.0,  # 24 / 32 answered
+        "conversations": 40,
+        "offered": 40,
+        "answered": 32,
+        "abandon_pct": 15.0,  # 6 abandoned / 40 offered
+        "service_level_pct": 100 * 24 / 38,  # in threshold / (answered + abandoned)
         "asa": 13.0,  # 416 s / 32 answered
-        "aht": 300.0,  # 9600 s / 32
+        "avg_wait": 25.0,  # 1000 s of tWait / 40 offers (flow-outs included)
+        "aht": 300.0,  # 9600 s / 32 handled
+        "avg_hold": 35.0,  # 140 s / 4 holds: per hold, not per answered call
+        "avg_talk": 240.0,  # 7680 s / 32
+        "flowed_out": 2,
+        "short_abandoned": 2,
+        "transferred": 3,
+        "outbound": 5,
+        "outbound_aht": 300.0,  # 1500 s / 5, never mixed into the queues' AHT
+        "avg_duration": None,  # the aggregates source has no duration
     }
 
 
 def test_it_leaves_unknown_what_the_source_does_not_give() -> None:
     graphql = {"conversations": 0, "duration_sum": 0.0, "duration_count": 0, "wait_count": 0}
-    assert set(kpis.bucket_derive(graphql).values()) == {None}
+    assert {key for key, value in kpis.bucket_derive(graphql).items() if value is not None} == {
+        "conversations"
+    }
     # A zero count is no average, not a division by zero.
-    assert kpis.bucket_derive({**BUCKET, "answered": 0})["service_level_pct"] is None
+    assert kpis.bucket_derive({**BUCKET, "sl_denominator": 0})["service_level_pct"] is None
     # A boolean is not a count.
     assert kpis.bucket_derive({**BUCKET, "abandoned": True})["abandon_pct"] is None
 
@@ -102,58 +128,105 @@ def test_it_formats_percentages_and_counts() -> None:
 
 def test_it_builds_the_kpi_tiles_over_the_totals() -> None:
     second = {**BUCKET, "start": "2024-11-02T15:00:00-05:00", "end": "2024-11-02T16:00:00-05:00"}
-    second.update(conversations=60, duration_sum=12_000.0, duration_count=60)
+    second.update(sl_numerator=36, sl_denominator=42, sl_target_sum=0.9 * 42, sl_target_weight=42)
     tiles = kpis.kpi_tiles(report_of(BUCKET, second))
+    # No duration tile: the aggregates source has no duration, and none is invented.
     assert [tile["key"] for tile in tiles] == [
         "conversations",
-        "avg_duration",
-        "avg_wait",
-        "avg_hold",
         "offered",
         "answered",
         "abandon_pct",
         "service_level_pct",
         "asa",
+        "avg_wait",
         "aht",
+        "avg_hold",
+        "flowed_out",
+        "short_abandoned",
+        "transferred",
+        "outbound",
+        "outbound_aht",
     ]
-    values = {tile["key"]: tile["value"] for tile in tiles}
-    assert values["conversations"] == "100"
-    # (9000 + 12000) s over 100 conversations: 210 s.
-    assert values["avg_duration"] == "3 m 30 s"
-    assert values["avg_wait"] == "22 s"  # 1620 s / 72 = 22.5 s, shown whole (half to even)
-    assert values["abandon_pct"] == "20.0 %"  # 16 / 80
-    assert values["service_level_pct"] == "75.0 %"  # 48 / 64
-    assert values["asa"] == "13 s" and values["aht"] == "5 m 00 s"
-    labels = {tile["key"]: (tile["label"], tile["hint"]) for tile in tiles}
-    assert labels["service_level_pct"] == ("Service level %", "in target ÷ answered")
-    assert labels["abandon_pct"] == ("Abandon %", "abandoned ÷ offered")
+    by_key = {tile["key"]: tile for tile in tiles}
+    assert by_key["offered"]["value"] == "80"
+    assert by_key["abandon_pct"]["value"] == "15.0 %"  # 12 / 80
+    # (24 + 36) / (38 + 42): rebuilt from the summed counts, not an average of 63.2 % and 85.7 %.
+    assert by_key["service_level_pct"]["value"] == "75.0 %"
+    # The goal of the two hours, weighted by their denominators: (0.8 x 38 + 0.9 x 42) / 80.
+    assert by_key["service_level_pct"]["hint"] == "target 85.2 %"
+    assert by_key["service_level_pct"]["status"] == "missed"
+    assert by_key["avg_hold"]["hint"] == "per hold"
+    assert by_key["avg_hold"]["value"] == "35 s"  # 280 s / 8 holds
+    assert "tHeld.sum ÷ tHeld.count" in by_key["avg_hold"]["formula"]
+    assert "oServiceLevel" in by_key["service_level_pct"]["formula"]
+    assert all(tile["formula"] for tile in tiles)
 
 
-def test_it_shows_na_tiles_for_a_source_without_contact_centre_counts() -> None:
+def test_the_service_level_tile_names_the_queues_goal_and_says_when_it_is_met() -> None:
+    report = {**report_of(BUCKET), "service_level_goal": {"percentage": 0.6, "duration_ms": 20000}}
+    [tile] = [t for t in kpis.kpi_tiles(report) if t["key"] == "service_level_pct"]
+    assert (tile["value"], tile["hint"], tile["status"]) == ("63.2 %", "target 60 % in 20 s", "met")
+
+
+def test_it_shows_only_what_a_source_without_contact_centre_counts_has() -> None:
     report = report_payload(spec_from_query(DAY_QUERY))
     values = {tile["key"]: tile["value"] for tile in kpis.kpi_tiles(report)}
-    for key in ("offered", "answered", "abandon_pct", "service_level_pct", "asa", "aht"):
-        assert values[key] == "n/a"
+    assert list(values) == ["conversations", "avg_duration", "avg_wait", "avg_hold"]
     totals = report["totals"]
     assert values["conversations"] == f"{totals['conversations']:,}"
     assert kpis.report_has_contact_centre_metrics(report) is False
 
 
 def test_it_formats_one_table_row_per_bucket() -> None:
-    [row] = kpis.table_rows(report_of(BUCKET))
+    report = report_of(BUCKET)
+    assert [c["key"] for c in kpis.table_columns(report)] == [
+        "conversations",
+        "offered",
+        "answered",
+        "abandon_pct",
+        "service_level_pct",
+        "asa",
+        "avg_wait",
+        "aht",
+        "avg_hold",
+        "flowed_out",
+        "outbound",
+    ]
+    [row] = kpis.table_rows(report)
     assert row == {
         "label": "14:00",
         "start": "2024-11-02T14:00:00-05:00",
-        "conversations": "40",
-        "avg_duration": "3 m 45 s",
-        "avg_wait": "22 s",  # 810 s / 36 = 22.5 s, whole seconds rounded half to even
-        "avg_hold": "35 s",
-        "offered": "40",
-        "answered": "32",
-        "abandon_pct": "20.0 %",
-        "service_level_pct": "75.0 %",
-        "aht": "5 m 00 s",
+        "complete": True,
+        "cells": [
+            "40",
+            "40",
+            "32",
+            "15.0 %",
+            "63.2 %",
+            "13 s",
+            "25 s",
+            "5 m 00 s",
+            "35 s",
+            "2",
+            "5",
+        ],
     }
+
+
+def test_the_bucket_still_filling_is_marked_and_left_out_of_the_rates() -> None:
+    second = {**BUCKET, "start": "2024-11-02T15:00:00-05:00", "end": "2024-11-02T16:00:00-05:00"}
+    report = {**report_of(BUCKET, second), "as_of": "2024-11-02T20:10:00+00:00"}  # 15:10 CDT
+    first, filling = kpis.table_rows(report)
+    assert first["complete"] and not filling["complete"]
+    columns = [c["key"] for c in kpis.table_columns(report)]
+    cells = dict(zip(columns, filling["cells"], strict=True))
+    assert cells["offered"] == "40" and cells["abandon_pct"] == cells["service_level_pct"] == "n/a"
+    charts = kpis.report_charts(report)
+    assert charts["titles"][1].endswith("(so far)")
+    service = {d["key"]: d["data"] for d in charts["service"]["datasets"]}
+    assert service["service_level_pct"][1] is None and service["abandon_pct"][1] is None
+    assert service["service_level_pct"][0] == 63.2
+    assert [row["complete"] for row in kpis.export_rows(report)] == [True, False]
 
 
 def test_it_labels_buckets_in_the_reports_own_clock() -> None:
@@ -176,43 +249,53 @@ def test_it_computes_the_chart_series() -> None:
     assert charts["labels"][14] == "14:00"
     assert charts["titles"][14] == "Sat 2 Nov 14:00–15:00 (UTC-05:00)"
 
-    [conversations, duration] = charts["volume"]["datasets"]
-    assert conversations == {
-        "key": "conversations",
-        "label": "Conversations",
+    # The aggregates source has no duration: the second axis is AHT, labelled as such.
+    [offered, aht] = charts["volume"]["datasets"]
+    assert charts["volume"]["title"] == "Offered and average handle time"
+    assert offered == {
+        "key": "offered",
+        "style": "volume",
+        "label": "Offered",
         "type": "bar",
         "axis": "y",
-        "data": [b["conversations"] for b in buckets],
+        "data": [b["offered"] for b in buckets],
     }
-    assert duration["label"] == "Avg duration (s)" and duration["axis"] == "y1"
-    assert duration["data"] == [
-        one_decimal(b["duration_sum"] / b["duration_count"]) for b in buckets
-    ]
+    assert aht["label"] == "AHT (s)" and aht["axis"] == "y1"
+    assert aht["data"] == [one_decimal(b["handle_sum"] / b["handle_count"]) for b in buckets]
     assert charts["volume"]["axes"] == {
-        "y": {"title": "Conversations", "position": "left", "min": None, "max": None},
-        "y1": {"title": "Avg duration (s)", "position": "right", "min": None, "max": None},
+        "y": {"title": "Offered", "position": "left", "min": None, "max": None},
+        "y1": {"title": "AHT (s)", "position": "right", "min": None, "max": None},
     }
 
-    [wait] = charts["wait"]["datasets"]
+    [wait, asa] = charts["wait"]["datasets"]
     assert wait["label"] == "Avg wait (s)"
     assert wait["data"] == [one_decimal(b["wait_sum"] / b["wait_count"]) for b in buckets]
+    assert asa["data"] == [one_decimal(b["answer_sum"] / b["answered"]) for b in buckets]
     assert charts["wait"]["axes"]["y"]["title"] == "Seconds"
-    # No answer times from this source: no ASA line, and the caption says so.
-    assert charts["has_asa"] is False
+    assert charts["has_asa"] is True
 
-    [service_level, abandon] = charts["service"]["datasets"]
-    assert service_level["label"] == "Service level % (answered in target / answered)"
+    [service_level, abandon, target] = charts["service"]["datasets"]
+    assert service_level["label"] == "Service level % (in threshold ÷ answered + abandoned)"
     assert service_level["data"] == [
-        one_decimal(100 * b["answered_in_sl"] / b["answered"]) for b in buckets
+        one_decimal(100 * b["sl_numerator"] / b["sl_denominator"]) for b in buckets
     ]
-    assert abandon["label"] == "Abandon % (abandoned / offered)"
+    assert abandon["label"] == "Abandon % (abandoned ÷ offered)"
     assert abandon["data"] == [one_decimal(100 * b["abandoned"] / b["offered"]) for b in buckets]
+    # The goal as a line: every bucket's is 0.8, weighted it stays 80 %.
+    assert (target["label"], target["data"]) == ("Target 80.0 %", [80.0] * 24)
     assert charts["service"]["axes"]["y"] == {
         "title": "%",
         "position": "left",
         "min": 0,
         "max": 100,
     }
+
+
+def test_a_source_with_a_duration_draws_it() -> None:
+    charts = kpis.report_charts(report_payload(spec_from_query(DAY_QUERY)))
+    [bars, duration] = charts["volume"]["datasets"]
+    assert (bars["label"], duration["label"]) == ("Conversations", "Avg duration (s)")
+    assert charts["volume"]["title"] == "Conversations and average duration"
 
 
 def test_it_leaves_out_the_charts_a_source_cannot_fill() -> None:
@@ -252,9 +335,12 @@ def test_it_exports_counts_as_stored_and_averages_to_the_millisecond() -> None:
     [row] = kpis.export_rows(report_of(bucket))
     assert tuple(row) == kpis.EXPORT_COLUMNS
     assert row["start"] == BUCKET["start"] and row["end"] == BUCKET["end"]
-    assert row["duration_sum"] == 9_000.0 and row["avg_duration"] == 225.0
+    assert row["complete"] is True
+    assert row["sl_numerator"] == 24 and row["sl_denominator"] == 38
+    assert row["service_level_pct"] == 63.158  # 24 / 38
     assert row["avg_wait"] == 33.333  # 100 s / 3
-    assert row["service_level_pct"] == 75.0 and row["answer_sum"] == 416.0
+    assert row["sl_target_pct"] == 80.0
+    assert row["avg_duration"] is None and row["answer_sum"] == 416.0
     [graphql] = kpis.export_rows(report_payload(spec_from_query(DAY_QUERY)))[:1]
     assert graphql["offered"] is None and graphql["abandon_pct"] is None
 

@@ -99,3 +99,34 @@ def test_it_reports_bad_filters(client_staff: Client, enqueued) -> None:
     assert response.status_code == 302
     assert messages_of(response)[-1].startswith("Not refreshed: Buckets:")
     assert enqueued_jobs(enqueued) == []
+
+
+def test_it_is_charged_to_the_staff_members_fetch_budget(
+    client_staff: Client, enqueued, settings
+) -> None:
+    settings.DASHBOARD_FETCH_BUDGET_REQUESTS = 10
+    settings.REPORT_CONVERSATIONS_PER_DAY = 2000
+    put_report(spec_from_query(DAY_QUERY))
+    # A week of details (141 requests) spends the whole budget for a while.
+    week = "range=custom&start=2024-10-01&end=2024-10-07&tz=UTC&source=details"
+    assert client_staff.get("/api/report?" + week).status_code == 202
+    response = client_staff.post(URL)
+    assert response.status_code == 302
+    message = messages_of(response)[-1]
+    assert message.startswith("Not refreshed: The reports you started recently")
+    assert "can start in" in message
+    assert len(enqueued_jobs(enqueued)) == 1
+    # The page still serves the cached report as it was, not as refreshing.
+    html = client_staff.get(response["Location"]).content.decode()
+    assert '"state": "fresh"' in html
+
+
+def test_it_counts_as_a_report_read(client_staff: Client, enqueued, settings) -> None:
+    settings.DASHBOARD_REPORT_READS_PER_MINUTE = 1
+    put_report(spec_from_query(DAY_QUERY))
+    assert client_staff.get("/?" + DAY_QUERY).status_code == 200
+    response = client_staff.post(URL)
+    assert messages_of(response)[-1] == (
+        "Not refreshed: more than 1 report requests in a minute; wait a minute, then try again."
+    )
+    assert enqueued_jobs(enqueued) == []

@@ -15,6 +15,7 @@ from analytics_worker.genesys.errors import GenesysError
 from analytics_worker.genesys.http import FetchProgress
 from analytics_worker.reports import RANGES, ReportSpecError, report_spec_build
 from analytics_worker.timebuckets import GRANULARITY_MINUTES
+from dashboard import kpis
 
 
 class Command(BaseCommand):
@@ -64,23 +65,23 @@ class Command(BaseCommand):
             f"{spec.start:%Y-%m-%d %H:%M}Z to {spec.end:%Y-%m-%d %H:%M}Z, {spec.granularity}, "
             f"{spec.time_zone}, source {spec.source}, key {spec.key[:12]}"
         )
-        self.stdout.write(f"{'bucket start':<26} {'convs':>7} {'avg dur s':>10} {'avg wait s':>10}")
-        for bucket in result["buckets"]:
-            self.stdout.write(
-                f"{bucket['start']:<26} {bucket['conversations']:>7} "
-                f"{_avg(bucket, 'duration'):>10} {_avg(bucket, 'wait'):>10}"
-            )
-        totals, fetch = result["totals"], result["fetch"]
-        self.stdout.write(
-            f"{'total':<26} {totals['conversations']:>7} "
-            f"{_avg(totals, 'duration'):>10} {_avg(totals, 'wait'):>10}"
+        # The KPIs the page shows for this source, from the same definitions (dashboard.kpis).
+        columns = kpis.table_columns(result)
+        widths = [max(len(column["label"]), 9) for column in columns]
+        header = "".join(f" {c['label']:>{w}}" for c, w in zip(columns, widths, strict=True))
+        self.stdout.write(f"{'bucket start':<26}{header}")
+        for row in kpis.table_rows(result):
+            cells = "".join(f" {cell:>{w}}" for cell, w in zip(row["cells"], widths, strict=True))
+            so_far = f" ({kpis.SO_FAR})" if not row["complete"] else ""
+            self.stdout.write(f"{row['start']:<26}{cells}{so_far}")
+        totals = kpis.bucket_derive(result["totals"])
+        cells = "".join(
+            f" {kpis.format_kpi(c['key'], totals[c['key']]):>{w}}"
+            for c, w in zip(columns, widths, strict=True)
         )
+        self.stdout.write(f"{'total':<26}{cells}")
+        fetch = result["fetch"]
         self.stdout.write(
             f"{fetch['pages']} pages, {fetch['requests']} requests, {fetch['retries']} retries, "
             f"{fetch['rate_limited']} rate-limited, {fetch['seconds']} s"
         )
-
-
-def _avg(values: dict[str, Any], name: str) -> str:
-    count = values.get(f"{name}_count") or 0
-    return f"{values[f'{name}_sum'] / count:.1f}" if count else "-"

@@ -10,16 +10,17 @@
   "use strict";
 
   const config = readJson("page-config") || {};
-  // Presentation only: a colour per metric (dashboard/kpis.py names each dataset's metric).
+  // Presentation only: a colour per series style (dashboard/kpis.py gives each dataset one).
   const COLOURS = {
-    conversations: "rgba(31, 95, 191, 0.72)",
-    avg_duration: "#e8772e",
-    avg_wait: "#0f8b8d",
+    volume: "rgba(31, 95, 191, 0.72)",
+    time: "#e8772e",
+    wait: "#0f8b8d",
     asa: "#7a4cc2",
-    service_level_pct: "#1a7f4b",
-    abandon_pct: "#c0392b",
+    service: "#1a7f4b",
+    abandon: "#c0392b",
+    target: "#5f6b7a",
   };
-  const DASHED = { asa: true };
+  const DASHED = { asa: true, target: true };
   const charts = {};
   // Exposed for debugging and the browser tests.
   window.dashboardCharts = charts;
@@ -87,7 +88,7 @@
   }
 
   function dataset(spec) {
-    const colour = COLOURS[spec.key];
+    const colour = COLOURS[spec.style];
     if (spec.type === "bar") {
       return {
         type: "bar", label: spec.label, data: spec.data, yAxisID: spec.axis, order: 2,
@@ -97,7 +98,7 @@
     return {
       type: "line", label: spec.label, data: spec.data, yAxisID: spec.axis, order: 1,
       borderColor: colour, backgroundColor: colour, borderWidth: 2,
-      borderDash: DASHED[spec.key] ? [6, 4] : [], tension: 0.25, spanGaps: true,
+      borderDash: DASHED[spec.style] ? [6, 4] : [], tension: 0.25, spanGaps: true,
       pointRadius: spec.data.length > 60 ? 0 : 2, pointHoverRadius: 4,
     };
   }
@@ -145,6 +146,8 @@
   function drawCharts(data) {
     if (!window.Chart) return;
     drawChart("volume", $("chart-volume"), data.volume, data);
+    const volumeCaption = $("volume-caption");
+    if (volumeCaption && data.volume) volumeCaption.textContent = data.volume.title;
     drawChart("wait", $("chart-wait"), data.wait, data);
     const asaCaption = $("asa-caption");
     if (asaCaption) asaCaption.hidden = !data.has_asa;
