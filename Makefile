@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-postgres drills lint format check-redis migrate bench
+.PHONY: run test test-postgres test-loaded drills lint format check-redis migrate bench
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,16 @@ test: check-redis
 DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 test-postgres: check-redis
 	DATABASE_URL=$(DATABASE_URL) $(BIN)/python -m pytest -m "not browser and not drill and not worker"
+
+# The whole suite RUNS times with both cores loaded by stress-ng (docs/TESTING.md).
+RUNS ?= 3
+test-loaded: check-redis
+	@command -v stress-ng >/dev/null || { apt-get update -q && apt-get install -y -q stress-ng; }
+	@stress-ng --cpu 2 --quiet & trap "kill $$! 2>/dev/null" EXIT; \
+	for run in $$(seq 1 $(RUNS)); do \
+		echo "== loaded run $$run of $(RUNS)"; \
+		$(BIN)/python -m pytest -q -p no:cacheprovider || exit 1; \
+	done
 
 # The failure drills alone (make test runs them too): real Redis, web, worker, beat, simulated org.
 drills: check-redis

@@ -93,6 +93,8 @@ def stack_open(*, quick: bool, runs: int) -> Stack:
             "GENESYS_RATE_LIMIT_PER_MINUTE": "300",
             "GENESYS_SIM_RATE_LIMIT_PER_MINUTE": "300",
             "GENESYS_SIM_FAULTS": "",
+            # The benches reset and read the org's counters through its control endpoints.
+            "GENESYS_SIM_FAULTS_ENABLED": "true",
             "ANALYTICS_SOURCE": "aggregates",
             "REPORT_DEFAULT_TIME_ZONE": "UTC",
             "REPORT_CACHE_REDIS_URL": f"{REDIS_BASE}/{REDIS_DBS['cache']}",
@@ -169,13 +171,29 @@ def server_stop(stack: Stack) -> None:
 # --- the simulated org's testing aids ---------------------------------------------------------
 
 
+def sim_headers(stack: Stack) -> dict[str, str]:
+    """The simulated org's bearer token, which its control endpoints ask for."""
+    from django.conf import settings
+
+    response = requests.post(
+        f"{stack.base_url}/sim/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(settings.GENESYS_SIM_CLIENT_ID, settings.GENESYS_SIM_CLIENT_SECRET),
+        timeout=10,
+    )
+    response.raise_for_status()
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
 def sim_stats(stack: Stack) -> dict[str, Any]:
-    return requests.get(f"{stack.base_url}/sim/_stats", timeout=10).json()
+    headers = sim_headers(stack)
+    return requests.get(f"{stack.base_url}/sim/_stats", headers=headers, timeout=10).json()
 
 
 def sim_reset(stack: Stack) -> None:
     """Zero the org's counters and refill its rate budget (so benches do not share a minute)."""
-    requests.post(f"{stack.base_url}/sim/_reset", timeout=10).raise_for_status()
+    headers = sim_headers(stack)
+    requests.post(f"{stack.base_url}/sim/_reset", headers=headers, timeout=10).raise_for_status()
 
 
 # --- reports -------------------------------------------------------------------------------------

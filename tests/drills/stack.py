@@ -20,6 +20,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -130,8 +131,9 @@ class Stack:
         )
 
     def start_sim(self, **extra: str) -> Process:
-        env = self.env(GENESYS_SIMULATOR="true", **extra)
-        return self._gunicorn("sim", self.sim_port, env, "/sim/_stats")
+        # Fault injection and the control endpoints are for tests only: off unless asked for.
+        env = self.env(GENESYS_SIMULATOR="true", GENESYS_SIM_FAULTS_ENABLED="true", **extra)
+        return self._gunicorn("sim", self.sim_port, env, "/healthz/live")
 
     def start_web(self, **extra: str) -> Process:
         return self._gunicorn("web", self.web_port, self.env(**extra), "/healthz")
@@ -168,11 +170,25 @@ class Stack:
     def cache(self) -> redis.Redis:
         return redis.Redis.from_url(self.cache_url, socket_timeout=2, socket_connect_timeout=1)
 
+    @cached_property
+    def sim_headers(self) -> dict[str, str]:
+        """The simulated org's bearer token, which its control endpoints ask for."""
+        response = requests.post(
+            f"{self.sim_url}/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(CLIENT_ID, CLIENT_SECRET),
+            timeout=5,
+        )
+        assert response.ok, response.text
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
     def sim_stats(self) -> dict[str, Any]:
-        return requests.get(f"{self.sim_url}/_stats", timeout=5).json()
+        return requests.get(f"{self.sim_url}/_stats", headers=self.sim_headers, timeout=5).json()
 
     def sim_faults(self, spec: str) -> None:
-        response = requests.post(f"{self.sim_url}/_faults", json={"faults": spec}, timeout=5)
+        response = requests.post(
+            f"{self.sim_url}/_faults", json={"faults": spec}, headers=self.sim_headers, timeout=5
+        )
         assert response.ok, response.text
 
     def job(self, job_id: str, *, username: str = "alice") -> dict[str, Any]:

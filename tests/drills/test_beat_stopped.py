@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from analytics_worker.redis_client import redis_key
+from analytics_worker.redis_client import beat_tick_key, redis_key
 from tests.drills.stack import Stack
 from tests.harness import wait_until
 
@@ -47,11 +47,12 @@ def travel_an_hour(stack: Stack, schedule: Path) -> None:
             [NOT_DUE, db_time(past + 2 * HOUR)],
         )
     with shelve.open(str(schedule)) as db:
+        assert "entries" in db, "beat stopped without saving its schedule"
         entries = db["entries"]
         for entry in entries.values():
             entry.last_run_at -= HOUR
         db["entries"] = entries
-    stack.cache().set(redis_key("heartbeat", "beat"), time.time() - HOUR.total_seconds())
+    stack.cache().set(beat_tick_key(), time.time() - HOUR.total_seconds())
 
 
 def test_due_reports_are_fetched_once_each_not_once_per_missed_tick(stack: Stack) -> None:
@@ -60,7 +61,16 @@ def test_due_reports_are_fetched_once_each_not_once_per_missed_tick(stack: Stack
     stack.start_web()
     stack.start_worker(**AGGREGATES)
     # Beat runs, writes its schedule, and stops (SIGTERM: it saves the schedule on the way out).
+    # "Starting" is logged before the schedule exists, and a beat stopped then leaves none
+    # behind: wait for beat_init, which beat sends once its schedule is set up and saved (the
+    # product records it as beat's first tick).
+    stack.cache().delete(beat_tick_key())
     beat = stack.start_beat(schedule, name="beat1", **AGGREGATES)
+    beat.wait_for(
+        lambda: stack.cache().get(beat_tick_key()) is not None,
+        what="beat to set up its schedule",
+        timeout=30,
+    )
     beat.stop()
 
     travel_an_hour(stack, schedule)
