@@ -238,7 +238,8 @@ def _seed(st: stack.Stack) -> dict[str, dict[str, Any]]:
     from bench import baseline, data
 
     first, last = stack.past_days(DAYS)
-    params = stack.report_params(first=first, last=last)
+    # The GraphQL source, as the baseline reads: both views then serve the same conversations.
+    params = stack.report_params(first=first, last=last, source="graphql")
     spec = stack.report_spec(params)
     stack.report_seed(spec)
     ours_path = f"/api/report?{stack.query_string(params)}"

@@ -59,9 +59,11 @@ def run(st: stack.Stack) -> BenchResult:
                 fmt_ratio(item["wall_over_bound"]),
                 fmt_num(item["conversations"]),
             )
+        # GraphQL lists every conversation; the REST sources count queue work only (details by
+        # start, aggregates the offers by emission: docs/METRICS.md), so theirs are fewer.
         counts = {source: found[source]["conversations"] for source in SOURCES}
-        if len(set(counts.values())) != 1:
-            raise RuntimeError(f"the sources disagree on the conversations: {counts}")
+        if not 0 < counts["details"] <= counts["graphql"] or not counts["aggregates"] > 0:
+            raise RuntimeError(f"the sources counted no conversations, or too many: {counts}")
         result.figures[str(per_day)] = found
     if not st.quick:
         table.notes.append(
