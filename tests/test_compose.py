@@ -21,7 +21,7 @@ from django.urls import resolve
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yml"
-APP_SERVICES = ("migrate", "web", "worker", "beat")
+APP_SERVICES = ("migrate", "web", "worker", "interactive-worker", "beat")
 
 
 class StrictLoader(yaml.SafeLoader):
@@ -60,7 +60,15 @@ def run(args: list[str]) -> subprocess.CompletedProcess[str]:
 
 
 def test_it_is_strict_yaml() -> None:
-    assert set(services()) == {"migrate", "web", "worker", "beat", "redis", "postgres"}
+    assert set(services()) == {
+        "migrate",
+        "web",
+        "worker",
+        "interactive-worker",
+        "beat",
+        "redis",
+        "postgres",
+    }
     duplicated = "services:\n  web:\n    image: a\n    image: b\n"
     with pytest.raises(yaml.constructor.ConstructorError, match="duplicate keys"):
         yaml.load(duplicated, Loader=StrictLoader)
@@ -87,7 +95,7 @@ def test_the_web_command_loads_its_wsgi_application(name: str) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
 
 
-@pytest.mark.parametrize("name", ["worker", "beat"])
+@pytest.mark.parametrize("name", ["worker", "interactive-worker", "beat"])
 def test_the_celery_commands_name_the_app_and_real_options(name: str) -> None:
     command = services()[name]["command"]
     assert command[:3] == ["celery", "-A", "config"]
@@ -116,7 +124,7 @@ def test_the_web_health_check_is_valid_python_calling_the_liveness_url() -> None
 
 
 def test_the_app_waits_for_healthy_redis_and_postgres_and_a_migrated_database() -> None:
-    for name in ("web", "worker", "beat"):
+    for name in ("web", "worker", "interactive-worker", "beat"):
         assert services()[name]["depends_on"] == {
             "postgres": {"condition": "service_healthy"},
             "redis": {"condition": "service_healthy"},
@@ -134,6 +142,11 @@ def test_redis_and_postgres_have_health_checks_and_postgres_keeps_its_data() -> 
     assert postgres["healthcheck"]["test"][:2] == ["CMD", "pg_isready"]
     assert "postgres-data:/var/lib/postgresql/data" in postgres["volumes"]
     assert "postgres-data" in compose()["volumes"]
+
+
+def test_a_worker_is_kept_for_the_fetches_people_wait_for() -> None:
+    assert "--queues=interactive" in services()["interactive-worker"]["command"]
+    assert "--queues=interactive,celery" in services()["worker"]["command"]
 
 
 def test_workers_can_be_scaled_and_beat_is_single() -> None:
