@@ -25,6 +25,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
+import redis
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -36,7 +37,7 @@ from django.urls import reverse
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST, require_safe
 
-from analytics_worker import cache, fetch, reports, services
+from analytics_worker import cache, fetch, heartbeats, reports, services
 from dashboard import health, kpis
 from dashboard.forms import GRANULARITY_LABELS, ReportFilterForm, report_spec_from_query
 
@@ -209,7 +210,14 @@ def job_status(job_id: str, job: dict[str, str], *, now: float) -> dict[str, Any
     stalled_for = services.job_stalled_seconds(job=job, now=now)
     so_far = f"{pages:,} page{'s' if pages != 1 else ''}, {items:,} conversations so far"
     if state == "queued":
-        if stuck:
+        if stuck and _workers_alive():
+            # Queued behind other fetches (a long one, beat's prefetch): say so, not that the
+            # worker is down.
+            progress = (
+                f"Queued for {int(now - queued_at)} s behind other fetches: the workers are busy "
+                "and will start it next."
+            )
+        elif stuck:
             progress = (
                 f"Queued for {int(now - queued_at)} s and no worker has picked it up: "
                 "the Celery worker may be down. Check that it is running."
@@ -259,6 +267,14 @@ def job_status(job_id: str, job: dict[str, str], *, now: float) -> dict[str, Any
         "progress": progress,
         "now": now,
     }
+
+
+def _workers_alive() -> bool:
+    """Whether any worker's heartbeat is recent (read only for a job queued a while)."""
+    try:
+        return bool(heartbeats.worker_heartbeats())
+    except redis.RedisError:
+        return False
 
 
 def _json_error(message: str, *, status: int, **extra: Any) -> JsonResponse:

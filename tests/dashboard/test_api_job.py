@@ -7,6 +7,7 @@ import time_machine
 from django.test import Client
 
 from analytics_worker import cache, services
+from analytics_worker.redis_client import worker_heartbeat_key
 from tests.dashboard.helpers import DAY_QUERY, spec_from_query
 
 pytestmark = pytest.mark.django_db
@@ -150,3 +151,15 @@ def test_a_stalled_restart_says_it_will_not_be_tried_again(
         "conversations so far). It was restarted once already: if its worker stopped again, it "
         "fails within a minute or two."
     )
+
+
+def test_a_job_queued_behind_others_is_not_blamed_on_a_dead_worker(
+    client_alice: Client, job_id: str, fake_redis
+) -> None:
+    # A worker is alive (its heartbeat is there), only busy with longer fetches or prefetch.
+    fake_redis.set(worker_heartbeat_key("worker@host"), time.time(), ex=60)
+    cache.job_update(job_id=job_id, created_at=time.time() - 30)
+    job = client_alice.get(f"/api/jobs/{job_id}").json()
+    assert job["stuck"] is True
+    assert "behind other fetches" in job["progress"]
+    assert "may be down" not in job["progress"]
