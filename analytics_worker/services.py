@@ -572,7 +572,8 @@ def queue_choices() -> list[tuple[str, str]]:
     """(id, name) of the org's queues for the filter form, from the cache only.
 
     On a cold cache this asks a worker to load the list (at most once a minute) and answers []
-    at once: a page render never waits on Genesys.
+    at once: a page render never waits on Genesys. Never raises: with Redis or the broker down
+    it answers [] too, and the form falls back to a free-text list of queue ids.
     """
     queues = queue_list_cached()
     if queues is not None:

@@ -20,7 +20,7 @@ from django.http import QueryDict
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from analytics_worker import cache, reports, services
+from analytics_worker import reports, services
 from analytics_worker.models import SavedReport
 from analytics_worker.timebuckets import GRANULARITY_MINUTES
 
@@ -360,10 +360,7 @@ class SavedReportForm(forms.ModelForm):
     def _queue_widget_set(self) -> None:
         field = self.fields["queue"]
         saved = self.initial.get("queue", [])
-        try:
-            choices = list(services.queue_choices())
-        except cache.CacheUnavailable:
-            choices = []
+        choices = services.queue_choices()
         if not choices:
             # No directory yet (a worker loads it within a minute): the ids as text.
             field.widget = forms.TextInput()

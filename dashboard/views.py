@@ -109,16 +109,6 @@ def _fetch_budget(request: HttpRequest) -> cache.FetchBudget:
     )
 
 
-def _queue_choices() -> list[tuple[str, str]]:
-    # From the cache only (empty until a worker has loaded it): the form then falls back to a
-    # free-text list of queue ids.
-    try:
-        return services.queue_choices()
-    except cache.CacheUnavailable as exc:
-        logger.warning("queue list unavailable: %s", exc)
-        return []
-
-
 def _base_context(request: HttpRequest, form: ReportFilterForm) -> dict[str, Any]:
     filter_query = _filter_query(request)
     return {
@@ -488,7 +478,7 @@ def _json_report_read(request: HttpRequest) -> ReportRead | HttpResponse:
 @login_required
 @require_safe
 def index(request: HttpRequest) -> HttpResponse:
-    form = ReportFilterForm(request.GET, queue_choices=_queue_choices())
+    form = ReportFilterForm(request.GET, queue_choices=services.queue_choices())
     context = _base_context(request, form)
     if not form.is_valid():
         return _render_index(request, context, status=400)

@@ -22,6 +22,14 @@ def fake_redis(monkeypatch: pytest.MonkeyPatch) -> fakeredis.FakeRedis:
 
 
 @pytest.fixture
+def redis_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every Redis command fails with a connection error, as with a stopped server."""
+    server = fakeredis.FakeServer()
+    server.connected = False
+    monkeypatch.setattr(redis_client, "_client", fakeredis.FakeRedis(server=server))
+
+
+@pytest.fixture
 def real_redis(monkeypatch: pytest.MonkeyPatch) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(REAL_REDIS_TEST_URL)
     client.flushdb()

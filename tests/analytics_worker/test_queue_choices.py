@@ -43,3 +43,9 @@ def test_the_task_loads_and_caches_the_list():
     ):
         assert tasks.refresh_queues_task.apply().get() == 1
     assert queues.queue_list_cached() == [("q1", "Sales")]
+
+
+def test_redis_down_does_not_break_the_form(redis_down, refresh):
+    # The cached list and the once-a-minute throttle both live in Redis: neither may raise.
+    assert services.queue_choices() == []
+    refresh.assert_not_called()

@@ -4,12 +4,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import fakeredis
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from analytics_worker import fetch, redis_client, reports
+from analytics_worker import fetch, reports
 from tests.dashboard.helpers import report_payload
 
 
@@ -36,14 +35,6 @@ def client_staff(staff: User) -> Client:
     client = Client()
     client.force_login(staff)
     return client
-
-
-@pytest.fixture
-def redis_down(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every Redis command fails with a connection error, as with a stopped server."""
-    server = fakeredis.FakeServer()
-    server.connected = False
-    monkeypatch.setattr(redis_client, "_client", fakeredis.FakeRedis(server=server))
 
 
 @pytest.fixture
