@@ -68,6 +68,10 @@ def report_fetch(
         "as_of": datetime.now(UTC).isoformat(timespec="seconds"),
         "buckets": accumulator.result(),
         "totals": accumulator.totals(),
+        # A breakdown's groups (ids; names are looked up when shown), and the totals per media
+        # type; both empty where the source gives none.
+        "groups": accumulator.group_results() if spec.group else [],
+        "media": accumulator.media_results(),
         "service_level_goal": service_level_goal(spec) if spec.source != "graphql" else None,
         "fetch": {
             "pages": pages,

@@ -60,6 +60,21 @@ OPTIONAL_FIELDS = (
     "outbound_handle_count",
 )
 BUCKET_FIELDS = CORE_FIELDS + OPTIONAL_FIELDS
+# The fields each group of a breakdown keeps per bucket (for its chart line); every field is in
+# its totals (for its table row). Per-bucket columns of every field for 50 queues would make a
+# week's breakdown ten times the plain report; these give the KPIs a breakdown charts.
+GROUP_SERIES_FIELDS = (
+    "offered",
+    "answered",
+    "answer_sum",
+    "abandoned",
+    "sl_numerator",
+    "sl_denominator",
+    "wait_sum",
+    "wait_count",
+    "handle_sum",
+    "handle_count",
+)
 # Everything that is not a sum of seconds is a count, reported as an int.
 COUNT_FIELDS = frozenset(name for name in BUCKET_FIELDS if not name.endswith("_sum"))
 SUM_DECIMALS = 3
@@ -81,11 +96,16 @@ class BucketAccumulator:
     outside [spec.start, spec.end), or malformed).
     """
 
-    def __init__(self, spec: ReportSpec) -> None:
+    def __init__(self, spec: ReportSpec, *, edges: list[datetime] | None = None) -> None:
         self.spec = spec
-        self.edges = bucket_edges(
+        self.edges = edges or bucket_edges(
             start=spec.start, end=spec.end, granularity=spec.granularity, time_zone=spec.time_zone
         )
+        # A breakdown's groups (group id -> its own buckets; "" for values without the grouped
+        # dimension), and every report's totals per media type: Genesys answers per media type
+        # anyway, and a blended SL hides an e-mail backlog behind voice, or the reverse.
+        self.groups: dict[str, BucketAccumulator] = {}
+        self.media: dict[str, dict[str, float]] = {}
         self.items = 0
         self.skipped = 0
         size = len(self.edges) - 1
@@ -214,8 +234,16 @@ class BucketAccumulator:
 
     # -- pre-aggregated values ---------------------------------------------------------
 
-    def add_bucket_values(self, start: datetime, values: Mapping[str, float]) -> None:
-        """Add pre-aggregated values to the bucket whose start equals (or that contains) `start`.
+    def add_bucket_values(
+        self,
+        start: datetime,
+        values: Mapping[str, float],
+        *,
+        group: str | None = None,
+        media: str | None = None,
+    ) -> None:
+        """Add pre-aggregated values to the bucket whose start equals (or that contains) `start`,
+        and to that bucket of `group` and the totals of `media` when given.
 
         Any BUCKET_FIELDS name is allowed; an optional field is reported from then on (as
         zero in buckets no call filled). A start outside the range is ignored.
@@ -232,6 +260,18 @@ class BucketAccumulator:
         index = self._index_of(start.astimezone(UTC))
         if index < 0:
             return
+        self._add_at(index, values)
+        if group is not None:
+            grouped = self.groups.get(group)
+            if grouped is None:
+                grouped = self.groups[group] = BucketAccumulator(self.spec, edges=self.edges)
+            grouped._add_at(index, values)
+        if media is not None:
+            totals = self.media.setdefault(media, {})
+            for name, value in values.items():
+                totals[name] = totals.get(name, 0) + value
+
+    def _add_at(self, index: int, values: Mapping[str, float]) -> None:
         for name, value in values.items():
             column = self._fields.get(name)
             if column is None:
@@ -266,8 +306,39 @@ class BucketAccumulator:
             totals[name] = _output(name, total)
         return totals
 
+    def group_results(self) -> list[dict[str, Any]]:
+        """Each group's id, totals and GROUP_SERIES_FIELDS per bucket (one list per field, in
+        bucket order), the largest groups first (by offers, else conversations)."""
+        found: list[dict[str, Any]] = []
+        for group_id, grouped in self.groups.items():
+            present = set(grouped._present_fields())
+            found.append(
+                {
+                    "id": group_id,
+                    "totals": grouped.totals(),
+                    "series": {
+                        name: [_output(name, value) for value in grouped._fields[name]]
+                        for name in GROUP_SERIES_FIELDS
+                        if name in present
+                    },
+                }
+            )
+        return sorted(found, key=_volume_order)
+
+    def media_results(self) -> dict[str, dict[str, object]]:
+        """The totals of each media type, as totals() gives them."""
+        return {
+            media: {name: _output(name, totals[name]) for name in BUCKET_FIELDS if name in totals}
+            for media, totals in sorted(self.media.items())
+        }
+
     def _present_fields(self) -> list[str]:
         return [name for name in BUCKET_FIELDS if name in self._fields]
+
+
+def _volume_order(group: Mapping[str, Any]) -> tuple[float, str]:
+    totals = group["totals"]
+    return (-(totals.get("offered") or totals.get("conversations") or 0), str(group["id"]))
 
 
 def _output(name: str, value: float) -> int | float:
@@ -314,6 +385,10 @@ def aggregate_bucket_values(
     # tWait in an aggregates answer; a details conversation carries tAcd, the same time in queue
     # for every offer (answered, abandoned or flowed out).
     wait = "tWait" if "tWait" in stats else "tAcd" if "tAcd" in stats else None
+    # The fallbacks below rebuild a queue's wait and SL from its answers and abandons, so they
+    # apply to the stats of offers only: an agent's group (groupBy userId) carries tAnswered
+    # but its queue's group already counted the offer's wait and SL.
+    offers = "nOffered" in stats
     values: dict[str, float] = {
         "conversations": stat("nOffered"),
         "offered": stat("nOffered"),
@@ -323,11 +398,17 @@ def aggregate_bucket_values(
         "short_abandoned": stat("tShortAbandon"),
         "flowed_out": stat("tFlowOut"),
         "transferred": stat("nTransferred"),
+    }
+    if wait:
+        values.update(wait_sum=seconds(wait), wait_count=stat(wait))
+    elif offers:
         # Before tWait existed, Genesys's wait was answered + abandoned time; kept for sources
         # that send no tWait (the simulated org's older answers).
-        "wait_sum": seconds(wait) if wait else seconds("tAnswered") + seconds("tAbandon"),
-        "wait_count": stat(wait) if wait else answered + abandoned,
-    }
+        values.update(
+            wait_sum=seconds("tAnswered") + seconds("tAbandon"), wait_count=answered + abandoned
+        )
+    else:
+        values.update(wait_sum=0, wait_count=0)
     if "oServiceLevel" in stats:
         level = stats["oServiceLevel"]
         values["sl_numerator"] = level.get("numerator", 0)
@@ -336,7 +417,7 @@ def aggregate_bucket_values(
         if target is not None:
             values["sl_target_sum"] = target * values["sl_denominator"]
             values["sl_target_weight"] = values["sl_denominator"]
-    elif answered or abandoned:
+    elif offers and (answered or abandoned):
         # Genesys's own formula where it sent no oServiceLevel (the details query has none):
         # answered within the threshold over answered + abandoned.
         values["sl_numerator"] = max(answered - stat("nOverSla"), 0)

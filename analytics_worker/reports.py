@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import orjson
 from django.conf import settings
 
-from analytics_worker.genesys.query import ConversationFilters
+from analytics_worker.genesys.query import DIMENSIONS, ConversationFilters
 from analytics_worker.redis_client import SCHEMA_VERSION
 from analytics_worker.timebuckets import (
     GRANULARITY_MINUTES,
@@ -37,6 +37,19 @@ RANGES = ("today", "yesterday", "last_24h", "last_7d", "custom")
 DEFAULT_RANGE = "last_24h"
 DEFAULT_GRANULARITY = "PT30M"
 DEFAULT_VIEW = "all"
+# A breakdown: one row (and chart line) per queue, media type, direction or agent, each with
+# the report's buckets. Only the aggregates query groups (one request for every group), so a
+# breakdown is fetched from it whatever ANALYTICS_SOURCE says.
+GROUP_SOURCES = ("aggregates",)
+# Each breakdown's ConversationFilters field: its dimension, and how a drill-down into one
+# group narrows the report's filters to it.
+GROUP_FILTERS = {
+    "queue": "queue_ids",
+    "media": "media_types",
+    "direction": "directions",
+    "agent": "user_ids",
+}
+GROUPS = tuple(GROUP_FILTERS)
 # A report whose range reaches into the last two hours is live: Genesys stamps a metric when it
 # completes (a long call lands in a later interval), so recent buckets still change. One that
 # reaches into the last 48 hours is still settling: Genesys re-processes data nightly, and
@@ -71,6 +84,7 @@ class ReportSpec:
     queue_ids: tuple[str, ...] = ()
     view_id: str = DEFAULT_VIEW
     source: str = "graphql"
+    group: str = ""  # one of GROUPS; empty: no breakdown
     key: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -95,6 +109,7 @@ class ReportSpec:
             "queue_ids": list(self.queue_ids),
             "view_id": self.view_id,
             "source": self.source,
+            "group": self.group,
         }
 
     def canonical_json(self) -> bytes:
@@ -115,7 +130,13 @@ class ReportSpec:
             queue_ids=tuple(data["queue_ids"]),  # type: ignore[arg-type]
             view_id=str(data["view_id"]),
             source=str(data["source"]),
+            group=str(data.get("group") or ""),
         )
+
+    @property
+    def group_dimension(self) -> str | None:
+        """The Genesys dimension the breakdown groups by (None: no breakdown)."""
+        return DIMENSIONS[GROUP_FILTERS[self.group]].analytics if self.group else None
 
     @property
     def filters(self) -> ConversationFilters:
@@ -186,9 +207,19 @@ def report_spec_build(
     if end - start > timedelta(days=max_days, minutes=minutes):
         raise ReportSpecError("end", f"the range may span at most {max_days} days")
 
-    source = _one(params, "source") or settings.ANALYTICS_SOURCE
+    group = _one(params, "group")
+    if group and group not in GROUPS:
+        raise ReportSpecError("group", _choices(group, GROUPS))
+    default_source = GROUP_SOURCES[0] if group else settings.ANALYTICS_SOURCE
+    source = _one(params, "source") or default_source
     if source not in SOURCES:
         raise ReportSpecError("source", _choices(source, SOURCES))
+    if group and source not in GROUP_SOURCES:
+        raise ReportSpecError(
+            "group",
+            f"the {source} source cannot break a report down; leave the source out, or choose "
+            f"{' or '.join(GROUP_SOURCES)}",
+        )
 
     view_id = _one(params, "view") or DEFAULT_VIEW
     if not _ID_RE.match(view_id):
@@ -208,6 +239,7 @@ def report_spec_build(
         queue_ids=_id_list(params, "queue"),
         view_id=view_id,
         source=source,
+        group=group,
     )
 
 

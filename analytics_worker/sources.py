@@ -33,6 +33,7 @@ from analytics_worker.timebuckets import bucket_floor
 
 BucketValues = dict[str, float]
 DIRECTION_GROUP = DIMENSIONS["directions"].analytics
+MEDIA_GROUP = DIMENSIONS["media_types"].analytics
 
 
 def source_pages(
@@ -40,15 +41,15 @@ def source_pages(
 ) -> Iterator[None]:
     """Fold the spec's source into `accumulator`, yielding after each page (or chunk) folded."""
     if spec.source == "aggregates":
-        # One request per chunk of the range, each answering many buckets at once.
-        requests_seen = progress.requests
-        for bucket_start, values in aggregate_buckets(spec=spec, progress=progress):
-            accumulator.add_bucket_values(bucket_start, values)
-            # Its items are the conversations the aggregates counted, not rows or requests.
-            accumulator.items += int(values.get("conversations", 0))
-            if progress.requests != requests_seen:
-                requests_seen = progress.requests
-                yield
+        # One request per chunk of the range, each answering many buckets (and groups) at once.
+        for rows in aggregate_rows(spec=spec, progress=progress):
+            for row in rows:
+                accumulator.add_bucket_values(
+                    row.start, row.values, group=row.group, media=row.media
+                )
+                # Its items are the conversations the aggregates counted, not rows or requests.
+                accumulator.items += int(row.values.get("conversations", 0))
+            yield
         return
     if spec.source == "details":
         view_refuse(spec)
@@ -60,7 +61,9 @@ def source_pages(
             for record in records:
                 # Each conversation in the bucket of its start, every metric with it.
                 accumulator.add_bucket_values(
-                    datetime.fromisoformat(record["startTime"]), details_bucket_values(record)
+                    datetime.fromisoformat(record["startTime"]),
+                    details_bucket_values(record),
+                    media=record.get("type") or None,
                 )
             yield
         return
@@ -76,36 +79,66 @@ def source_pages(
         yield
 
 
-def aggregate_buckets(
+@dataclasses.dataclass(frozen=True)
+class BucketRow:
+    """One bucket of one group of an aggregates answer, as bucket fields."""
+
+    start: datetime  # aware UTC, the report's bucket edge
+    values: BucketValues
+    media: str | None  # Genesys groups by media type whatever was asked
+    group: str | None  # the breakdown's group ("" when the answer's group lacks it); None: none
+
+
+def aggregate_rows(
     *, spec: ReportSpec, progress: FetchProgress | None = None
-) -> Iterator[tuple[datetime, BucketValues]]:
-    """Yield (bucket start, aware UTC; values) for each bucket that has data, in order, with
-    every group of the answer summed (Genesys adds mediaType to the groups by itself).
+) -> Iterator[list[BucketRow]]:
+    """Yield each chunk of the range's rows, one aggregates request per chunk for every group of
+    the breakdown at once.
 
     Queue work only, and outbound apart: the query keeps conversations that went through a
     queue (direct and internal calls carry no queueId) and groups by originatingDirection, so the
     talk and handle time of agent outbound (no nOffered) never mix into the queues' AHT."""
     view_refuse(spec)
+    grouped = spec.group_dimension
+    group_by = [DIRECTION_GROUP]
+    if grouped is not None and grouped not in group_by and grouped != MEDIA_GROUP:
+        group_by.append(grouped)
     for start, end in _chunks(spec):
-        merged: dict[datetime, BucketValues] = {}
-        rows = aggregates_query(
+        answer = aggregates_query(
             start=start,
             end=end,
             granularity=spec.granularity,
             time_zone=spec.time_zone,
             filters=queue_work(spec),
-            group_by=(DIRECTION_GROUP,),
+            group_by=group_by,
             progress=progress,
         )
+        yield [
+            BucketRow(
+                # Snapped to the report's own edges, so the buckets are the ones the normaliser
+                # expects whatever offset Genesys writes the interval in.
+                start=bucket_floor(row.start, tz=spec.tz, minutes=spec.bucket_minutes),
+                values=aggregate_bucket_values(
+                    row.stats, outbound=row.group.get(DIRECTION_GROUP) == "outbound"
+                ),
+                media=row.group.get(MEDIA_GROUP),
+                group=None if grouped is None else row.group.get(grouped, ""),
+            )
+            for row in answer
+        ]
+
+
+def aggregate_buckets(
+    *, spec: ReportSpec, progress: FetchProgress | None = None
+) -> Iterator[tuple[datetime, BucketValues]]:
+    """Yield (bucket start, aware UTC; values) for each bucket that has data, in order, with
+    every group of the answer summed: the report's own buckets, as aggregate_rows folds them."""
+    for rows in aggregate_rows(spec=spec, progress=progress):
+        merged: dict[datetime, BucketValues] = {}
         for row in rows:
-            # Snapped to the report's own edges, so the buckets are the ones the normaliser
-            # expects whatever offset Genesys writes the interval in.
-            bucket_start = bucket_floor(row.start, tz=spec.tz, minutes=spec.bucket_minutes)
-            outbound = row.group.get(DIRECTION_GROUP) == "outbound"
-            values = aggregate_bucket_values(row.stats, outbound=outbound)
             # Groups differ in what they carry (outbound work has no queue metrics).
-            total = merged.setdefault(bucket_start, {})
-            for field, value in values.items():
+            total = merged.setdefault(row.start, {})
+            for field, value in row.values.items():
                 total[field] = total.get(field, 0) + value
         yield from sorted(merged.items())
 

@@ -25,6 +25,8 @@ DIMENSIONS = {
     "media_types": Dimension("mediaType", "segment", "type"),
     "directions": Dimension("originatingDirection", "conversation", "direction"),
     "queue_ids": Dimension("queueId", "segment", "queueId"),
+    # The agents on the conversation (a drill-down into one agent's row).
+    "user_ids": Dimension("userId", "segment", "userId"),
 }
 
 
@@ -36,6 +38,7 @@ class ConversationFilters:
     media_types: tuple[str, ...] = ()
     directions: tuple[str, ...] = ()
     queue_ids: tuple[str, ...] = ()
+    user_ids: tuple[str, ...] = ()
     # Only conversations that went through a queue: direct and internal calls, and agent
     # outbound not made for a queue, carry no queueId and are left out.
     queue_work_only: bool = False

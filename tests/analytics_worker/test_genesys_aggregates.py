@@ -273,13 +273,30 @@ def test_without_oservicelevel_the_service_level_follows_genesys_formula():
     # The details query has no oServiceLevel: answered in threshold over answered + abandoned.
     values = aggregate_bucket_values(
         {
+            "nOffered": {"count": 10},
             "tAnswered": {"count": 8, "sum": 80000},
             "tAbandon": {"count": 2, "sum": 9000},
             "nOverSla": {"count": 3},
         }
     )
     assert (values["sl_numerator"], values["sl_denominator"]) == (5, 10)
+    assert (values["wait_sum"], values["wait_count"]) == (89.0, 10)
     assert "sl_target_sum" not in values
+
+
+def test_an_agents_group_carries_no_wait_or_service_level_of_its_own():
+    # groupBy userId: the agent's session emits tAnswered, tTalk, tHandle; the offer, its wait
+    # and its SL are in the queue's group (no userId) and must not count twice.
+    values = aggregate_bucket_values(
+        {
+            "tAnswered": {"count": 8, "sum": 80000},
+            "tTalk": {"count": 8, "sum": 400000},
+            "tHandle": {"count": 8, "sum": 500000},
+        }
+    )
+    assert (values["answered"], values["handle_count"], values["handle_sum"]) == (8, 8, 500.0)
+    assert (values["wait_sum"], values["wait_count"]) == (0, 0)
+    assert "sl_numerator" not in values and "sl_denominator" not in values
 
 
 def test_it_sums_the_groups_of_a_bucket_and_reads_any_offset(api):

@@ -175,3 +175,95 @@ def test_queue_kpis_leave_out_direct_calls_and_agent_outbound(sim):
     assert report["totals"]["offered"] < everything
     assert report["totals"]["outbound"] > 0
     assert report["totals"]["outbound_handle_count"] > 0
+
+
+def session_groups(conversation: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict]]:
+    """(what each breakdown files the session under, the session) of every session."""
+    for participant in conversation["participants"]:
+        for session in participant.get("sessions", []):
+            queues = [s["queueId"] for s in session.get("segments", []) if s.get("queueId")]
+            yield (
+                {
+                    "queue": queues[0] if queues else "",
+                    "agent": participant.get("userId", ""),
+                    "media": session["mediaType"],
+                    "direction": conversation["originatingDirection"],
+                },
+                session,
+            )
+
+
+def expected_by_group(conversations: list[dict[str, Any]], group: str) -> dict[str, dict]:
+    """Per group: offered, answered, abandoned, handle count and AHT of inbound work, talk and
+    after-call work, transfers, by hand from the metrics emitted in the day."""
+    count: dict[str, Counter[str]] = {}
+    total: dict[str, Counter[str]] = {}
+    for conversation in conversations:
+        if not is_queue_work(conversation):
+            continue
+        outbound = conversation["originatingDirection"] == "outbound"
+        for keys, session in session_groups(conversation):
+            key = keys[group]
+            for entry in session.get("metrics", []):
+                if not DAY <= datetime.fromisoformat(entry["emitDate"]) < NEXT_DAY:
+                    continue
+                name = f"outbound {entry['name']}" if outbound else entry["name"]
+                count.setdefault(key, Counter())[name] += 1
+                total.setdefault(key, Counter())[name] += entry["value"]
+    return {
+        key: {
+            "offered": counts["nOffered"],
+            "answered": counts["tAnswered"],
+            "abandoned": counts["tAbandon"],
+            "handled": counts["tHandle"],
+            "aht": total[key]["tHandle"] / counts["tHandle"] / 1000 if counts["tHandle"] else None,
+            "talk": total[key]["tTalk"] / 1000,
+            "acw": total[key]["tAcw"] / 1000,
+            "transferred": counts["nTransferred"] + counts["outbound nTransferred"],
+        }
+        for key, counts in count.items()
+    }
+
+
+@pytest.mark.parametrize("group", ["queue", "agent", "media", "direction"])
+def test_each_group_of_a_breakdown_is_genesys_definition_applied_to_its_sessions(sim, group):
+    conversations = list(raw_conversations(DAY - timedelta(days=1), NEXT_DAY))
+    expected = expected_by_group(conversations, group)
+    spec = ReportSpec(start=DAY, end=NEXT_DAY, granularity="PT1H", source="aggregates", group=group)
+    report = report_fetch(spec=spec)
+
+    found = {g["id"]: g["totals"] for g in report["groups"]}
+    # Every group with any metric in the day, and no other (the agent breakdown's "" holds the
+    # queue's own metrics: offers, abandons and waits have no agent).
+    assert set(found) == set(expected)
+    for key, want in expected.items():
+        totals = found[key]
+        assert totals.get("offered", 0) == want["offered"], key
+        assert totals.get("answered", 0) == want["answered"], key
+        assert totals.get("abandoned", 0) == want["abandoned"], key
+        assert totals.get("transferred", 0) == want["transferred"], key
+        assert totals.get("talk_sum", 0) == pytest.approx(want["talk"], rel=1e-9), key
+        assert totals.get("acw_sum", 0) == pytest.approx(want["acw"], rel=1e-9), key
+        assert totals.get("handle_count", 0) == want["handled"], key
+        aht = kpis.KPIS["aht"].value(totals)
+        assert aht == (None if want["aht"] is None else pytest.approx(want["aht"], rel=1e-9))
+    # The groups add up to the report's own totals, which are the plain report's; only the SL
+    # goal differs: Genesys gives oServiceLevel a target where its group has one goal, and a
+    # group per queue has one where a group of mixed queues has none.
+    plain = report_fetch(
+        spec=ReportSpec(start=DAY, end=NEXT_DAY, granularity="PT1H", source="aggregates")
+    )
+
+    def counts(totals: dict) -> dict:
+        return {name: v for name, v in totals.items() if not name.startswith("sl_target")}
+
+    assert counts(report["totals"]) == counts(plain["totals"])
+    assert sum(t.get("offered", 0) for t in found.values()) == plain["totals"]["offered"]
+    # Per bucket too: each group's hourly offers sum to the report's.
+    offers = [
+        sum(g["series"].get("offered", [0] * 24)[hour] for g in report["groups"])
+        for hour in range(24)
+    ]
+    assert offers == [b["offered"] for b in report["buckets"]]
+    if group in ("queue", "agent"):
+        assert len(found) > 3

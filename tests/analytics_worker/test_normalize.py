@@ -513,3 +513,24 @@ def test_it_puts_every_stamp_in_the_bucket_that_holds_it(
             counts[index] += 1
     assert [b["conversations"] for b in accumulator.result()] == counts
     assert accumulator.skipped == len(texts) - sum(counts)
+
+
+def test_a_breakdown_keeps_each_groups_buckets_and_every_report_its_media_totals():
+    spec = ReportSpec(start=DAY, end=DAY + timedelta(hours=1), granularity="PT30M")
+    accumulator = BucketAccumulator(spec)
+    later = DAY + timedelta(minutes=30)
+    accumulator.add_bucket_values(DAY, {"offered": 2, "talk_sum": 5.0}, group="q-a", media="voice")
+    accumulator.add_bucket_values(later, {"offered": 7}, group="q-b", media="email")
+    accumulator.add_bucket_values(later, {"offered": 1}, group="q-a", media="voice")
+
+    assert [b["offered"] for b in accumulator.result()] == [2, 8]
+    groups = accumulator.group_results()
+    # The largest group first; series only of the chartable fields (the core ones are always
+    # there), every field in the totals.
+    assert [g["id"] for g in groups] == ["q-b", "q-a"]
+    assert groups[1]["series"] == {"offered": [2, 1], "wait_sum": [0.0, 0.0], "wait_count": [0, 0]}
+    assert groups[1]["totals"]["talk_sum"] == 5.0
+    assert accumulator.media_results() == {
+        "email": {"offered": 7},
+        "voice": {"offered": 3, "talk_sum": 5.0},
+    }

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from analytics_worker.reports import (
     DIRECTIONS,
     GRANULARITY_MINUTES,
+    GROUP_SOURCES,
+    GROUPS,
     MEDIA_TYPES,
     RANGES,
     SOURCES,
@@ -158,6 +160,8 @@ def test_it_gives_different_filters_different_keys() -> None:
         {"tz": "Europe/London"},
         {"granularity": "PT1H"},
         {"range": "today"},
+        {"group": "queue"},
+        {"group": "agent"},
     ]
 
     keys = [build(**params).key for params in variants]
@@ -179,6 +183,7 @@ def test_it_keys_on_the_canonical_json() -> None:
         "queue_ids": ["q-1"],
         "view_id": "all",
         "source": "graphql",
+        "group": "",
     }
     assert len(spec.key) == 64
 
@@ -190,6 +195,7 @@ def test_it_keys_on_the_canonical_json() -> None:
         {"range": "today", "tz": "America/New_York", "type": "voice,email", "queue": "a,b"},
         {"start": "2024-05-01T09:00", "end": "2024-05-02", "tz": "Asia/Kathmandu"},
         {"range": "yesterday", "granularity": "P1D", "direction": "inbound", "view": "v_1"},
+        {"group": "agent", "queue": "a"},
     ],
 )
 def test_it_round_trips_through_to_dict_with_the_same_key(params: dict) -> None:
@@ -291,6 +297,9 @@ def test_it_allows_a_full_month_by_default() -> None:
         ({"view": "../etc"}, "view", None),
         ({"view": ["a", "b"]}, "view", None),
         ({"source": "genesys"}, "source", SOURCES),
+        ({"group": "skill"}, "group", GROUPS),
+        ({"group": "queue", "source": "graphql"}, "group", GROUP_SOURCES),
+        ({"group": "queue", "source": "details"}, "group", GROUP_SOURCES),
     ],
 )
 def test_it_names_the_field_of_each_invalid_input(
@@ -395,6 +404,19 @@ def test_the_source_defaults_to_the_setting(settings: LazySettings) -> None:
     assert build().source == "aggregates"
     assert build(source="details").source == "details"
     assert build().key != build(source="graphql").key
+
+
+def test_a_breakdown_comes_from_the_aggregates_whatever_the_default_source(
+    settings: LazySettings,
+) -> None:
+    settings.ANALYTICS_SOURCE = "graphql"
+    spec = build(group="queue")
+    assert (spec.source, spec.group, spec.group_dimension) == ("aggregates", "queue", "queueId")
+    assert build(group="agent").group_dimension == "userId"
+    assert build(group="media", source="aggregates").key == build(group="media").key
+    # Without a breakdown the report is the plain one, keyed apart from every breakdown.
+    assert build().group_dimension is None
+    assert build(source="aggregates").key not in {build(group=g).key for g in GROUPS}
 
 
 @pytest.mark.parametrize("source", ["aggregates", "details"])
