@@ -24,7 +24,12 @@ from analytics_worker.models import SavedReport
 from analytics_worker.normalize import BucketAccumulator
 from analytics_worker.redis_client import metric_incr
 from analytics_worker.reports import ReportSpec
-from analytics_worker.sources import service_level_goal, source_pages
+from analytics_worker.sources import (
+    LISTING_CAP,
+    listing_pages,
+    service_level_goal,
+    source_pages,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +38,7 @@ class FetchDeadlineExceeded(Exception):
     """An inline fetch ran out of its time budget."""
 
 
+LISTING_TTL_SECONDS = 600
 # The failures of report_fetch whose message is fit to show a person; anything else is a bug.
 FETCH_FAILURES: tuple[type[Exception], ...] = (FetchDeadlineExceeded, GenesysError)
 
@@ -52,31 +58,57 @@ def report_fetch(
     progress = progress or FetchProgress()
     if deadline is not None:
         progress.deadline = deadline
-    accumulator = BucketAccumulator(spec)
     started = time.monotonic()
-    pages = 0
-    for _ in source_pages(spec=spec, accumulator=accumulator, progress=progress):
+    pages = items = 0
+
+    def page_done() -> None:
+        nonlocal pages
         pages += 1
         if on_page is not None:
-            on_page(pages, accumulator.items)
+            on_page(pages, items)
         if deadline is not None and time.monotonic() > deadline:
             raise FetchDeadlineExceeded(f"gave up after {pages} pages")
+
+    found: dict[str, Any]
+    if spec.listing:
+        conversations: list[dict[str, Any]] = []
+        for rows in listing_pages(spec=spec, progress=progress):
+            conversations += rows
+            items = len(conversations)
+            page_done()
+            if items > LISTING_CAP:
+                break
+        found = {
+            "conversations": conversations[:LISTING_CAP],
+            # More started in the interval than the listing keeps: the page says so.
+            "more": len(conversations) > LISTING_CAP,
+        }
+        skipped = 0
+    else:
+        accumulator = BucketAccumulator(spec)
+        for _ in source_pages(spec=spec, accumulator=accumulator, progress=progress):
+            items = accumulator.items
+            page_done()
+        found = {
+            "buckets": accumulator.result(),
+            "totals": accumulator.totals(),
+            # A breakdown's groups (ids; names are looked up when shown), and the totals per
+            # media type; both empty where the source gives none.
+            "groups": accumulator.group_results() if spec.group else [],
+            "media": accumulator.media_results(),
+            "service_level_goal": service_level_goal(spec) if spec.source != "graphql" else None,
+        }
+        items, skipped = accumulator.items, accumulator.skipped
     return {
         "key": spec.key,
         "spec": spec.to_dict(),
         "source": spec.source,
         "as_of": datetime.now(UTC).isoformat(timespec="seconds"),
-        "buckets": accumulator.result(),
-        "totals": accumulator.totals(),
-        # A breakdown's groups (ids; names are looked up when shown), and the totals per media
-        # type; both empty where the source gives none.
-        "groups": accumulator.group_results() if spec.group else [],
-        "media": accumulator.media_results(),
-        "service_level_goal": service_level_goal(spec) if spec.source != "graphql" else None,
+        **found,
         "fetch": {
             "pages": pages,
-            "items": accumulator.items,
-            "skipped": accumulator.skipped,
+            "items": items,
+            "skipped": skipped,
             "requests": progress.requests,
             "retries": progress.retries,
             "rate_limited": progress.rate_limited,
@@ -161,10 +193,15 @@ def _cache_lifetime(spec: ReportSpec) -> tuple[int, int]:
     """(fresh for, kept for) in seconds, by how much the report's data may still change."""
     tier = spec.freshness(now=datetime.now(UTC))
     if tier == "live":
-        return settings.REPORT_LIVE_FRESH_SECONDS, settings.REPORT_LIVE_TTL_SECONDS
-    if tier == "settling":
-        return settings.REPORT_SETTLING_FRESH_SECONDS, settings.REPORT_SETTLING_TTL_SECONDS
-    return settings.REPORT_HISTORICAL_FRESH_SECONDS, settings.REPORT_HISTORICAL_TTL_SECONDS
+        lifetime = settings.REPORT_LIVE_FRESH_SECONDS, settings.REPORT_LIVE_TTL_SECONDS
+    elif tier == "settling":
+        lifetime = settings.REPORT_SETTLING_FRESH_SECONDS, settings.REPORT_SETTLING_TTL_SECONDS
+    else:
+        lifetime = settings.REPORT_HISTORICAL_FRESH_SECONDS, settings.REPORT_HISTORICAL_TTL_SECONDS
+    if spec.listing:
+        # A drill-down is read for minutes, then left: kept briefly, however settled.
+        return min(lifetime[0], LISTING_TTL_SECONDS), LISTING_TTL_SECONDS
+    return lifetime
 
 
 def _failure_message(exc: Exception) -> str:

@@ -308,7 +308,7 @@ class BucketAccumulator:
 
     def group_results(self) -> list[dict[str, Any]]:
         """Each group's id, totals and GROUP_SERIES_FIELDS per bucket (one list per field, in
-        bucket order), the largest groups first (by offers, else conversations)."""
+        bucket order), the largest groups first (by offers, else conversations handled)."""
         found: list[dict[str, Any]] = []
         for group_id, grouped in self.groups.items():
             present = set(grouped._present_fields())
@@ -337,8 +337,11 @@ class BucketAccumulator:
 
 
 def _volume_order(group: Mapping[str, Any]) -> tuple[float, str]:
+    # Offers for queues, media types and directions; an agent's group has none of its own
+    # (the offer is the queue's), so agents by what they handled.
     totals = group["totals"]
-    return (-(totals.get("offered") or totals.get("conversations") or 0), str(group["id"]))
+    volume = totals.get("offered") or totals.get("handle_count") or totals.get("conversations")
+    return (-(volume or 0), str(group["id"]))
 
 
 def _output(name: str, value: float) -> int | float:
@@ -454,3 +457,40 @@ def details_bucket_values(record: Mapping[str, Any]) -> dict[str, float]:
         duration_count=int(duration is not None),
     )
     return values
+
+
+def details_listing_row(record: Mapping[str, Any]) -> dict[str, Any]:
+    """One conversation of a drill-down, from a details record: when, what, where, who, its
+    times in seconds (None where it had none) and its outcomes in queue, as Genesys counts them
+    (a conversation transferred to a second queue may be answered in one and abandoned in the
+    other: every outcome it had is listed)."""
+    stats = record.get("metricStats") or {}
+    metrics = record.get("metrics") or {}
+
+    def seconds(name: str) -> float | None:
+        found = stats.get(name)
+        return None if not found else round(found["sum"] / 1000, SUM_DECIMALS)
+
+    outcomes = [
+        outcome
+        for metric, outcome in (
+            ("tAnswered", "answered"),
+            ("tAbandon", "abandoned"),
+            ("tFlowOut", "flowed out"),
+            ("nTransferred", "transferred"),
+        )
+        if metric in stats
+    ]
+    return {
+        "id": record["id"],
+        "start": record["startTime"],
+        "media": record.get("type"),
+        "direction": record.get("direction"),
+        "queue_ids": list(record.get("queueIds") or ()),
+        "user_ids": [p["id"] for p in record.get("participants") or () if p.get("type") == "agent"],
+        "wait": metrics.get("waitTime"),
+        "talk": seconds("tTalk"),
+        "hold": metrics.get("holdTime"),
+        "acw": seconds("tAcw"),
+        "outcomes": outcomes,
+    }

@@ -124,6 +124,11 @@ def queues_key(client: str) -> str:
     return redis_key("queues", client)
 
 
+def users_key(client: str) -> str:
+    """The org's users (agents), id -> name."""
+    return redis_key("users", client)
+
+
 def metric_incr(name: str, amount: float = 1, **labels: str) -> None:
     """Add to a counter that every web and worker process shares (one field of one Redis hash,
     read by /metrics). Never raises: a metric must not break a fetch or a page."""

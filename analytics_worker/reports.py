@@ -6,12 +6,13 @@ by beat has exactly the key a supervisor's request will look up.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import orjson
@@ -85,6 +86,10 @@ class ReportSpec:
     view_id: str = DEFAULT_VIEW
     source: str = "graphql"
     group: str = ""  # one of GROUPS; empty: no breakdown
+    # A drill-down: the conversations themselves (details query, at most LISTING_CAP), not
+    # buckets. Its user_ids narrow it to one agent's row.
+    listing: bool = False
+    user_ids: tuple[str, ...] = ()
     key: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -110,6 +115,8 @@ class ReportSpec:
             "view_id": self.view_id,
             "source": self.source,
             "group": self.group,
+            "listing": self.listing,
+            "user_ids": list(self.user_ids),
         }
 
     def canonical_json(self) -> bytes:
@@ -131,6 +138,8 @@ class ReportSpec:
             view_id=str(data["view_id"]),
             source=str(data["source"]),
             group=str(data.get("group") or ""),
+            listing=bool(data.get("listing")),
+            user_ids=tuple(data.get("user_ids") or ()),  # type: ignore[arg-type]
         )
 
     @property
@@ -142,7 +151,10 @@ class ReportSpec:
     def filters(self) -> ConversationFilters:
         """The conversations the report covers, as the Genesys queries take them."""
         return ConversationFilters(
-            media_types=self.media_types, directions=self.directions, queue_ids=self.queue_ids
+            media_types=self.media_types,
+            directions=self.directions,
+            queue_ids=self.queue_ids,
+            user_ids=self.user_ids,
         )
 
     def is_live(self, *, now: datetime) -> bool:
@@ -240,6 +252,62 @@ def report_spec_build(
         view_id=view_id,
         source=source,
         group=group,
+    )
+
+
+def drill_spec_build(
+    *,
+    params: Mapping[str, str | list[str]],
+    now: datetime,
+    default_time_zone: str = "UTC",
+) -> ReportSpec:
+    """The conversations behind one bucket (`at`: its start, as the report gives it) and/or one
+    group (`member`: its id) of the report the other params name: a details listing of that
+    interval and those filters, never more than one report's range."""
+    report = report_spec_build(params=params, now=now, default_time_zone=default_time_zone)
+    start, end = report.start, report.end
+    if at_text := _one(params, "at"):
+        try:
+            at = datetime.fromisoformat(at_text)
+        except ValueError:
+            raise ReportSpecError("at", f"{at_text[:40]!r} is not an ISO 8601 time") from None
+        if at.tzinfo is None:
+            raise ReportSpecError("at", "give the bucket's start with its UTC offset")
+        at = at.astimezone(UTC)
+        minutes = report.bucket_minutes
+        if (
+            not report.start <= at < report.end
+            or bucket_floor(at, tz=report.tz, minutes=minutes) != at
+        ):
+            raise ReportSpecError(
+                "at", f"{at_text[:40]!r} is not the start of one of the report's buckets"
+            )
+        start, end = at, bucket_ceil(at + timedelta(microseconds=1), tz=report.tz, minutes=minutes)
+    narrowed: dict[str, Any] = {}
+    if member := _one(params, "member"):
+        if not report.group:
+            raise ReportSpecError(
+                "member", "only a breakdown (group=...) has members to drill into"
+            )
+        field_name = GROUP_FILTERS[report.group]
+        allowed = {"media": MEDIA_TYPES, "direction": DIRECTIONS}.get(report.group)
+        if allowed is not None and member not in allowed:
+            raise ReportSpecError("member", _choices(member, allowed))
+        if allowed is None and not _ID_RE.match(member):
+            raise ReportSpecError("member", f"{member[:70]!r} is not a valid id")
+        chosen = getattr(report, field_name)
+        if chosen and member not in chosen:
+            raise ReportSpecError("member", f"{member[:70]!r} is not among the report's filters")
+        narrowed[field_name] = (member,)
+    return dataclasses.replace(
+        report,
+        start=start,
+        end=end,
+        source="details",
+        view_id=DEFAULT_VIEW,
+        group="",
+        listing=True,
+        **narrowed,
     )
 
 

@@ -25,11 +25,12 @@ from django.utils import timezone
 from analytics_worker import cache, fetch, heartbeats
 from analytics_worker.genesys.http import FetchProgress
 from analytics_worker.genesys.queues import queue_list_cached
+from analytics_worker.genesys.users import user_names_cached
 from analytics_worker.models import MAX_BACKOFF, SavedReport
 from analytics_worker.redis_client import metric_incr
 from analytics_worker.reports import ReportSpec, ReportSpecError, report_spec_build
 from analytics_worker.sources import fetch_cost_estimate
-from analytics_worker.tasks import fetch_report_task, refresh_queues_task
+from analytics_worker.tasks import fetch_report_task, refresh_queues_task, refresh_users_task
 
 logger = logging.getLogger(__name__)
 
@@ -578,9 +579,23 @@ def queue_choices() -> list[tuple[str, str]]:
     queues = queue_list_cached()
     if queues is not None:
         return queues
-    try:
-        if cache.throttle_hit(name="queues-refresh", limit=1, window_seconds=60):
-            refresh_queues_task.apply_async(retry=False)
-    except Exception as exc:  # a dead broker must not break the page; the form falls back
-        logger.warning("queue list refresh not enqueued: %s", exc)
+    _directory_load_ask("queues", refresh_queues_task)
     return []
+
+
+def user_names() -> dict[str, str]:
+    """User id -> name, from the cache only; like queue_choices, a cold cache asks a worker to
+    load the users and answers {} at once (the page shows ids until the names arrive)."""
+    names = user_names_cached()
+    if names is not None:
+        return names
+    _directory_load_ask("users", refresh_users_task)
+    return {}
+
+
+def _directory_load_ask(name: str, task: Any) -> None:
+    try:
+        if cache.throttle_hit(name=f"{name}-refresh", limit=1, window_seconds=60):
+            task.apply_async(retry=False)
+    except Exception as exc:  # a dead broker must not break the page; the form falls back
+        logger.warning("%s list refresh not enqueued: %s", name, exc)

@@ -11,6 +11,7 @@ import dataclasses
 import math
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 
@@ -27,11 +28,15 @@ from analytics_worker.normalize import (
     BucketAccumulator,
     aggregate_bucket_values,
     details_bucket_values,
+    details_listing_row,
 )
 from analytics_worker.reports import DEFAULT_VIEW, ReportSpec
 from analytics_worker.timebuckets import bucket_floor
 
 BucketValues = dict[str, float]
+# A drill-down lists at most this many conversations (the first, in start order): one bucket of
+# a busy queue is a few hundred; a whole week of every queue is never scanned.
+LISTING_CAP = 1000
 DIRECTION_GROUP = DIMENSIONS["directions"].analytics
 MEDIA_GROUP = DIMENSIONS["media_types"].analytics
 
@@ -77,6 +82,17 @@ def source_pages(
     for items in pages:
         accumulator.add_conversations(items)
         yield
+
+
+def listing_pages(*, spec: ReportSpec, progress: FetchProgress) -> Iterator[list[dict[str, Any]]]:
+    """A drill-down's conversations, page by page, in start order, as listing rows: the details
+    query for the spec's interval and filters (queue work only, as the report's figures are).
+    The caller stops reading past LISTING_CAP."""
+    pages = details_conversation_pages(
+        start=spec.start, end=spec.end, filters=queue_work(spec), progress=progress
+    )
+    for records in pages:
+        yield [details_listing_row(record) for record in records]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -203,6 +219,9 @@ def fetch_cost_estimate(*, spec: ReportSpec) -> int:
     fetched once is charged what its last fetch really took instead."""
     if spec.source == "aggregates":
         return sum(1 for _ in _chunks(spec))
+    if spec.listing:
+        # It stops after LISTING_CAP conversations: a page more to know there are more.
+        return math.ceil(LISTING_CAP / DETAILS_PAGE_SIZE) + 1
     per_day = settings.REPORT_CONVERSATIONS_PER_DAY
     if spec.source == "details":
         # Genesys searches every UTC day an interval touches, in scans of at most 7 days, and a

@@ -12,6 +12,7 @@ from celery import shared_task
 
 from analytics_worker.fetch import report_job_run
 from analytics_worker.genesys.queues import queue_list
+from analytics_worker.genesys.users import user_names_load
 
 
 # acks_late + reject_on_worker_lost: a worker killed mid-fetch leaves the message unacknowledged,
@@ -24,3 +25,8 @@ def fetch_report_task(*, spec: dict[str, Any], job_id: str) -> str:
 @shared_task(name="analytics_worker.refresh_queues")
 def refresh_queues_task() -> int:
     return len(queue_list())
+
+
+@shared_task(name="analytics_worker.refresh_users")
+def refresh_users_task() -> int:
+    return user_names_load()

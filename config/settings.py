@@ -293,6 +293,8 @@ if not GENESYS_CLIENT_ID and GENESYS_SIMULATOR:
 else:
     _default_api = _region.api_url
 GENESYS_API_URL = env_str("GENESYS_API_URL", _default_api).rstrip("/")
+# Where a drill-down's conversation ids link to: the interaction view of the region's web app.
+GENESYS_APPS_URL = _region.apps_url
 # The real login host is the API host with "api." replaced by "login." (every official SDK does
 # so): login.<domain> for a region; the simulator serves both under the same /sim/.
 GENESYS_LOGIN_URL = env_str(

@@ -81,6 +81,13 @@ KPIS: dict[str, Kpi] = {
             formula="Answered by an agent, the first connect (tAnswered.count).",
         ),
         Kpi(
+            "abandoned",
+            "Abandoned",
+            "count",
+            "abandoned",
+            formula="Abandoned while waiting in queue (tAbandon.count), short abandons included.",
+        ),
+        Kpi(
             "abandon_pct",
             "Abandon %",
             "percent",
@@ -135,6 +142,24 @@ KPIS: dict[str, Kpi] = {
             "hold_count",
             hint="per hold",
             formula="Time on hold per hold, not per call (tHeld.sum ÷ tHeld.count).",
+        ),
+        Kpi(
+            "handled",
+            "Handled",
+            "count",
+            "handle_count",
+            formula="Conversations an agent handled: talk, hold and after-call work ended "
+            "(tHandle.count).",
+        ),
+        Kpi(
+            "avg_acw",
+            "Avg ACW",
+            "duration",
+            "acw_sum",
+            "acw_count",
+            hint="after-call work",
+            formula="After-call work (wrap-up) per conversation that had some (tAcw.sum ÷ "
+            "tAcw.count).",
         ),
         Kpi(
             "avg_talk",
@@ -427,7 +452,7 @@ def table_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _round1(value: float | None) -> float | None:
+def round1(value: float | None) -> float | None:
     """One decimal for a chart point, halves rounded up: Python's round() rounds them to even,
     so a 20.25 s average would read 20.2 in the tooltip."""
     return None if value is None else math.floor(value * 10 + 0.5) / 10
@@ -493,7 +518,7 @@ def report_charts(report: Mapping[str, Any]) -> dict[str, Any]:
     def series(name: str) -> list[float | None]:
         rate = KPIS[name].is_rate
         return [
-            None if rate and index == filling else _round1(values[name])
+            None if rate and index == filling else round1(values[name])
             for index, values in enumerate(derived)
         ]
 
@@ -530,7 +555,7 @@ def report_charts(report: Mapping[str, Any]) -> dict[str, Any]:
         target, target_text = service_level_target(report)
         if target is not None:
             datasets.append(
-                _dataset("sl_target", target_text.capitalize(), [_round1(target)] * len(buckets))
+                _dataset("sl_target", target_text.capitalize(), [round1(target)] * len(buckets))
             )
         service = {
             "title": "Service level and abandon rate",

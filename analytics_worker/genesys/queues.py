@@ -13,15 +13,14 @@ import orjson
 import redis
 
 from analytics_worker.genesys.auth import client_fingerprint
-from analytics_worker.genesys.errors import GenesysError, GenesysProtocolError
-from analytics_worker.genesys.http import FetchProgress, genesys_request
+from analytics_worker.genesys.entities import entities_fetch
+from analytics_worker.genesys.errors import GenesysError
+from analytics_worker.genesys.http import FetchProgress
 from analytics_worker.redis_client import get_redis, queues_key
 
 logger = logging.getLogger(__name__)
 
 QUEUES_PATH = "/api/v2/routing/queues"
-PAGE_SIZE = 100
-MAX_PAGES = 1000
 CACHE_SECONDS = 600
 # After a failure the empty list is kept this long: during a Genesys outage only one page render
 # a minute waits through the request's retries, not every render.
@@ -104,37 +103,14 @@ def _entries() -> list[tuple[str, str, ServiceLevels]]:
 
 
 def queues_fetch(*, progress: FetchProgress | None = None) -> list[tuple[str, str, ServiceLevels]]:
-    """Every queue from Genesys with its service-level goals, page by page (pageSize/pageNumber
-    until pageCount), sorted by name."""
-    queues: dict[str, tuple[str, ServiceLevels]] = {}
-    page_number = 1
-    while True:
-        body = genesys_request(
-            "GET",
-            QUEUES_PATH,
-            params={"pageSize": PAGE_SIZE, "pageNumber": page_number},
-            progress=progress,
+    """Every queue from Genesys with its service-level goals, sorted by name."""
+    queues = {
+        entity["id"]: (
+            str(entity.get("name") or entity["id"]),
+            _service_levels(entity.get("mediaSettings")),
         )
-        entities = body.get("entities") if isinstance(body, dict) else None
-        if not isinstance(entities, list):
-            raise GenesysProtocolError(
-                "The queue list answered without entities: check that GENESYS_API_URL points at "
-                "Genesys Cloud"
-            )
-        for entity in entities:
-            if isinstance(entity, dict) and isinstance(entity.get("id"), str):
-                queues[entity["id"]] = (
-                    str(entity.get("name") or entity["id"]),
-                    _service_levels(entity.get("mediaSettings")),
-                )
-        page_count = body.get("pageCount")
-        if not entities or not isinstance(page_count, int) or page_number >= page_count:
-            break
-        if page_number >= MAX_PAGES:
-            raise GenesysProtocolError(
-                f"The queue list still had pages after {MAX_PAGES:,}; stopped reading it"
-            )
-        page_number += 1
+        for entity in entities_fetch(QUEUES_PATH, what="queue list", progress=progress)
+    }
     return sorted(
         ((queue_id, name, levels) for queue_id, (name, levels) in queues.items()),
         key=lambda entry: (entry[1].casefold(), entry[0]),

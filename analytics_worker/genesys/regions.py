@@ -47,6 +47,9 @@ class RegionHosts:
     domain: str
     api_url: str
     login_url: str
+    # Genesys Cloud's own web app: a conversation opens at
+    # <apps_url>/directory/#/engage/admin/interactions/<conversation id>.
+    apps_url: str
 
 
 def region_hosts(region: str) -> RegionHosts:
@@ -58,5 +61,8 @@ def region_hosts(region: str) -> RegionHosts:
         valid = ", ".join(REGIONS)
         raise UnknownRegion(f"unknown Genesys Cloud region {region.strip()!r}; use one of: {valid}")
     return RegionHosts(
-        domain=domain, api_url=f"https://api.{domain}", login_url=f"https://login.{domain}"
+        domain=domain,
+        api_url=f"https://api.{domain}",
+        login_url=f"https://login.{domain}",
+        apps_url=f"https://apps.{domain}",
     )

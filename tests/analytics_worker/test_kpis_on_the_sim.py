@@ -16,13 +16,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import requests
-from django.conf import settings
 
 from analytics_worker.fetch import report_fetch
 from analytics_worker.reports import ReportSpec
 from dashboard import kpis
 from genesys_sim import org
+from tests.analytics_worker.helpers import is_queue_work, raw_conversations
 
 DAY = datetime(2024, 5, 1, tzinfo=UTC)
 NEXT_DAY = DAY + timedelta(days=1)
@@ -32,42 +31,6 @@ NEXT_DAY = DAY + timedelta(days=1)
 def sim(sim, settings):
     settings.GENESYS_RATE_LIMIT_PER_MINUTE = 60_000
     return sim
-
-
-def raw_conversations(start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
-    """The sim's details answers for [start, end), page by page, as plain dicts."""
-    token = requests.post(
-        f"{settings.GENESYS_LOGIN_URL}/oauth/token",
-        data={"grant_type": "client_credentials"},
-        auth=(settings.GENESYS_CLIENT_ID, settings.GENESYS_CLIENT_SECRET),
-        timeout=10,
-    ).json()["access_token"]
-    page = 1
-    while True:
-        body = requests.post(
-            f"{settings.GENESYS_API_URL}/api/v2/analytics/conversations/details/query",
-            json={
-                "interval": f"{start:%Y-%m-%dT%H:%M:%S.000Z}/{end:%Y-%m-%dT%H:%M:%S.000Z}",
-                "order": "asc",
-                "orderBy": "conversationStart",
-                "paging": {"pageSize": 100, "pageNumber": page},
-            },
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=30,
-        ).json()
-        if not body.get("conversations"):
-            return
-        yield from body["conversations"]
-        page += 1
-
-
-def is_queue_work(conversation: dict[str, Any]) -> bool:
-    return any(
-        segment.get("queueId")
-        for participant in conversation["participants"]
-        for session in participant.get("sessions", [])
-        for segment in session.get("segments", [])
-    )
 
 
 def metric_entries(conversation: dict[str, Any]) -> Iterator[dict[str, Any]]:
