@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dashboard import kpis
+from dashboard.forms import GROUP_LABELS, MEDIA_TYPE_LABELS
 
-GROUP_LABELS = {"queue": "Queue", "media": "Media type", "direction": "Direction", "agent": "Agent"}
 QUEUE_TABLE_KEYS = (
     "offered",
     "answered",
@@ -56,13 +56,7 @@ GROUP_COLOURS = (
     "#6b7785",
 )
 OTHERS = "Others"
-MEDIA_LABELS = {
-    "voice": "Voice",
-    "callback": "Callback",
-    "chat": "Chat",
-    "email": "Email",
-    "message": "Message",
-}
+MEDIA_LABELS = MEDIA_TYPE_LABELS
 UNKNOWN_QUEUE = "not in the queue list: deleted, or outside this client's divisions"
 NO_AGENT_NOTE = (
     "Offers no agent handled (abandoned, flowed out, still waiting) count in the total only."
@@ -184,7 +178,10 @@ def breakdown_charts(
         (group_label(group, str(g["id"]), names)[0], GROUP_COLOURS[rank], g["series"])
         for rank, g in enumerate(groups[:TOP_GROUPS])
     ]
+    # The group of each line, for a click to drill into (None: Others, the bucket as a whole).
+    ids: list[str | None] = [str(g["id"]) for g in groups[:TOP_GROUPS]]
     if len(groups) > TOP_GROUPS:
+        ids.append(None)
         others = _summed([g["series"] for g in groups[TOP_GROUPS:]], size)
         lines.append((f"{OTHERS} ({len(groups) - TOP_GROUPS})", GROUP_COLOURS[TOP_GROUPS], others))
     charts = []
@@ -200,7 +197,12 @@ def breakdown_charts(
                 data.append(None if skip or value is None else kpis.round1(value))
             datasets.append({"label": label, "colour": colour, "data": data})
         charts.append({"key": key, "label": kpi.label, "kind": kpi.kind, "datasets": datasets})
-    return {"group": group, "kpis": charts}
+    return {
+        "group": group,
+        "title": f"Per {GROUP_LABELS[group].lower()}",
+        "ids": ids,
+        "kpis": charts,
+    }
 
 
 def media_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -222,4 +224,44 @@ def media_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
                 ],
             }
         )
+    return rows
+
+
+# A breakdown's export: one row per group's totals, then the total row; the counts and sums as
+# stored, then every KPI (as the plain report's export has them per bucket).
+EXPORT_COLUMNS = (
+    "group",
+    "id",
+    "name",
+    *kpis.STORED_COLUMNS,
+    *(key for key in kpis.KPIS if key not in kpis.STORED_COLUMNS),
+    "sl_target_pct",
+)
+TOTAL = "Total"
+
+
+def export_rows(report: Mapping[str, Any], *, names: Mapping[str, str]) -> list[dict[str, Any]]:
+    group = report_group(report)
+    found = [
+        (str(g["id"]), group_label(group, str(g["id"]), names)[0], g["totals"])
+        for g in report.get("groups") or []
+    ]
+    found.append(("", TOTAL, report.get("totals") or {}))
+    rows = []
+    for group_id, name, totals in found:
+        derived = {
+            key: None if value is None else round(value, 3)
+            for key, value in kpis.bucket_derive(totals).items()
+        }
+        row = {column: derived.get(column, totals.get(column)) for column in EXPORT_COLUMNS}
+        target, _ = kpis.service_level_target(
+            {"service_level_goal": report.get("service_level_goal"), "totals": totals}
+        )
+        row.update(
+            group=group,
+            id=group_id,
+            name=name,
+            sl_target_pct=None if target is None else round(target, 3),
+        )
+        rows.append(row)
     return rows

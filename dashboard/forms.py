@@ -39,6 +39,7 @@ MEDIA_TYPE_LABELS = {
     "email": "Email",
     "message": "Message",
 }
+GROUP_LABELS = {"queue": "Queue", "media": "Media type", "direction": "Direction", "agent": "Agent"}
 # Offered as suggestions; any IANA name can be typed in.
 COMMON_TIME_ZONES = (
     "UTC",
@@ -92,18 +93,51 @@ FIELD_LABELS = {
     "queue": "Queues",
     "view": "View",
     "source": "Source",
+    "group": "Group by",
+    "at": "Bucket",
+    "member": "Row",
 }
 # Auto-refresh (wallboards): minutes between reads of the report, 0 for off.
 AUTO_REFRESH_CHOICES = ((0, "off"), (1, "every 1 min"), (5, "every 5 min"), (15, "every 15 min"))
 
 
-def report_spec_from_query(query: QueryDict, *, now: datetime) -> reports.ReportSpec:
-    """The report a query string names; raises reports.ReportSpecError naming the bad field."""
-    return reports.report_spec_build(
-        params={name: query.getlist(name) for name in query},
-        now=now,
-        default_time_zone=settings.REPORT_DEFAULT_TIME_ZONE,
-    )
+def report_spec_from_query(
+    query: QueryDict,
+    *,
+    now: datetime,
+    queues: Sequence[tuple[str, str]] = (),
+    drill: bool = False,
+) -> reports.ReportSpec:
+    """The report a query string names (`drill`: the drill-down into one of its buckets or
+    rows); raises reports.ReportSpecError naming the bad field.
+
+    With the org's queues (id, name) known, `queue=` takes names as well as ids, and one that
+    is neither is refused by name: a mistyped or deleted queue must not read as a quiet zero."""
+    params: dict[str, str | list[str]] = {name: query.getlist(name) for name in query}
+    if queues and "queue" in params:
+        params["queue"] = queue_ids_resolve(params["queue"], queues)
+    build = reports.drill_spec_build if drill else reports.report_spec_build
+    return build(params=params, now=now, default_time_zone=settings.REPORT_DEFAULT_TIME_ZONE)
+
+
+def queue_ids_resolve(values: str | list[str], queues: Sequence[tuple[str, str]]) -> list[str]:
+    """Each queue given by id or by name (any case) as its id."""
+    ids = {queue_id for queue_id, _ in queues}
+    by_name = {name.casefold(): queue_id for queue_id, name in queues}
+    found = []
+    for value in [values] if isinstance(values, str) else values:
+        for part in (part.strip() for part in value.split(",")):
+            if not part:
+                continue
+            queue_id = part if part in ids else by_name.get(part.casefold())
+            if queue_id is None:
+                raise reports.ReportSpecError(
+                    "queue",
+                    f"no queue is named {part[:60]!r} or has that id (deleted, or outside this "
+                    "client's divisions?); pick the queues from the list",
+                )
+            found.append(queue_id)
+    return found
 
 
 class FilterBoundField(forms.BoundField):
@@ -192,6 +226,10 @@ class ReportFilterForm(forms.Form):
     # Choices from the queue directory, set per form; without them the form takes ids as text.
     queue = MultiFilterField(label=FIELD_LABELS["queue"])
     view = FilterField(label=FIELD_LABELS["view"], initial=reports.DEFAULT_VIEW)
+    group = FilterField(
+        label=FIELD_LABELS["group"],
+        choices=[("", "None"), *((name, GROUP_LABELS[name]) for name in reports.GROUPS)],
+    )
     source = FilterField(label=FIELD_LABELS["source"])
     # Page options, not report filters.
     auto = AutoRefreshField(label="Auto-refresh", choices=AUTO_REFRESH_CHOICES, initial=0)
@@ -210,26 +248,32 @@ class ReportFilterForm(forms.Form):
         self.spec: reports.ReportSpec | None = None
         # Like report_spec_build: dates without a range name are a custom range.
         self.fields["range"].initial = "custom" if data.get("start") else reports.DEFAULT_RANGE
-        choices = list(queue_choices)
-        if choices:
-            # Keep a bookmarked queue selectable even if the directory no longer lists it.
-            known = {queue_id for queue_id, _ in choices}
-            choices += [
-                (queue_id, queue_id) for queue_id in self["queue"].value() if queue_id not in known
-            ]
         queue = self.fields["queue"]
         assert isinstance(queue, MultiFilterField)
-        queue.choices = choices
+        queue.choices = list(queue_choices)
 
     def clean(self) -> dict[str, Any]:
+        queue = self.fields["queue"]
+        assert isinstance(queue, MultiFilterField)
         try:
-            self.spec = report_spec_from_query(self.query, now=self.now or datetime.now(UTC))
+            self.spec = report_spec_from_query(
+                self.query, now=self.now or datetime.now(UTC), queues=queue.choices
+            )
         except reports.ReportSpecError as exc:
             if exc.field in self.fields:
                 self.add_error(exc.field, exc.message)
             else:  # no field to highlight: the banner names it
                 self.add_error(None, f"{exc.field}: {exc.message}")
         return self.cleaned_data
+
+    def selected_queue_ids(self) -> list[str]:
+        """The queues the request names (by id or name), as ids, for the picker to tick."""
+        queue = self.fields["queue"]
+        assert isinstance(queue, MultiFilterField)
+        ids = {queue_id for queue_id, _ in queue.choices}
+        by_name = {name.casefold(): queue_id for queue_id, name in queue.choices}
+        values = self["queue"].value()
+        return [v if v in ids else by_name.get(v.casefold(), v) for v in values]
 
     def error_summary(self) -> str:
         """The error as the banner and the refresh message say it: "Time zone: unknown ..."."""
@@ -252,6 +296,7 @@ SAVED_REPORT_FILTERS = (
     "direction",
     "queue",
     "view",
+    "group",
     "source",
 )
 # Filters of several values: stored as a list, as a repeated query parameter.
@@ -326,6 +371,7 @@ class SavedReportForm(forms.ModelForm):
     direction = _saved_filter("direction", forms.Select, blank="Both")
     queue = _saved_filter("queue")  # drawn in __init__, once the queue names are known
     view = _saved_filter("view", help_text=f"A GraphQL view id; blank: {reports.DEFAULT_VIEW}.")
+    group = _saved_filter("group", forms.Select, blank="None (one row per bucket)")
     source = _saved_filter(
         "source",
         forms.Select,
@@ -348,7 +394,7 @@ class SavedReportForm(forms.ModelForm):
                     self.initial[name] = (
                         _param_list(value) if name in _MULTI_FILTERS else _param_text(value)
                     )
-        for name in ("range", "granularity", "direction", "source"):
+        for name in ("range", "granularity", "direction", "group", "source"):
             widget = self.fields[name].widget
             assert isinstance(widget, forms.Select)
             value = self.initial.get(name)
@@ -389,7 +435,7 @@ class SavedReportForm(forms.ModelForm):
         query = QueryDict(mutable=True)
         for name, value in params.items():
             query.setlist(name, value if isinstance(value, list) else [value])
-        filters = ReportFilterForm(query)
+        filters = ReportFilterForm(query, queue_choices=services.queue_choices())
         if filters.is_valid():
             self.params = params
         for name, errors in filters.errors.items():

@@ -567,6 +567,8 @@ def report_charts(report: Mapping[str, Any]) -> dict[str, Any]:
             bucket_label(b["start"], granularity=granularity, multi_day=multi_day) for b in buckets
         ],
         "titles": titles,
+        # Each bucket's start, for a click on it to open its conversations (drill-down).
+        "starts": [b["start"] for b in buckets],
         "volume": volume,
         "wait": {"title": "Average wait", "datasets": wait, "axes": {"y": _axis("Seconds")}},
         "service": service,

@@ -38,8 +38,13 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST, require_safe
 
 from analytics_worker import cache, fetch, heartbeats, reports, services
-from dashboard import health, kpis
-from dashboard.forms import GRANULARITY_LABELS, ReportFilterForm, report_spec_from_query
+from dashboard import breakdowns, drilldown, health, kpis
+from dashboard.forms import (
+    FIELD_LABELS,
+    GRANULARITY_LABELS,
+    ReportFilterForm,
+    report_spec_from_query,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -55,13 +60,17 @@ DEGRADED_MESSAGE = (
 # The parts of the page that report_panel renders again for a redraw without a reload.
 KPI_TILES_TEMPLATE = "dashboard/report_panel_kpis.html"
 BUCKET_TABLE_TEMPLATE = "dashboard/report_panel_table.html"
+GROUP_TABLE_TEMPLATE = "dashboard/report_panel_groups.html"
 
 
 # --- helpers --------------------------------------------------------------------------------------
 
 
-def _spec_build(request: HttpRequest) -> reports.ReportSpec:
-    return report_spec_from_query(request.GET, now=datetime.now(UTC))
+def _spec_build(request: HttpRequest, *, drill: bool = False) -> reports.ReportSpec:
+    # The queue list is read only to check the queues a request names: a cached hit without
+    # one stays a single Redis round trip.
+    queues = services.queue_choices() if request.GET.get("queue") else []
+    return report_spec_from_query(request.GET, now=datetime.now(UTC), queues=queues, drill=drill)
 
 
 def _filter_query(request: HttpRequest) -> str:
@@ -118,8 +127,15 @@ def _base_context(request: HttpRequest, form: ReportFilterForm) -> dict[str, Any
         "panel_url": _with_query(reverse("dashboard-report-panel"), filter_query),
         "csv_url": _with_query(reverse("dashboard-export-csv"), filter_query),
         "json_url": _with_query(reverse("dashboard-export-json"), filter_query),
+        "drill_url": _drill_url(filter_query),
         "refresh_url": _with_query(reverse("dashboard-refresh"), request.GET.urlencode(safe="/")),
     }
+
+
+def _drill_url(filter_query: str) -> str:
+    """The drill-down of the report's filters, for a bucket's or a group's link to add `at=` or
+    `member=` to (always with a '?', so either can follow)."""
+    return f"{reverse('dashboard-conversations')}?{filter_query}"
 
 
 def _page_config(context: dict[str, Any], request: HttpRequest) -> dict[str, Any]:
@@ -138,6 +154,7 @@ def _page_config(context: dict[str, Any], request: HttpRequest) -> dict[str, Any
         "hasTzParam": bool(request.GET.get("tz")),
         "auto": form["auto"].value(),
         "wall": form["wall"].value(),
+        "drillUrl": context["drill_url"],
     }
 
 
@@ -148,11 +165,14 @@ def _render_index(
     return render(request, "dashboard/index.html", context, status=status)
 
 
-def _report_context(report: dict[str, Any], *, as_of: float) -> dict[str, Any]:
+def _report_context(report: dict[str, Any], *, as_of: float, drill_url: str) -> dict[str, Any]:
     """What the page shows of a report: the page itself and report_panel alike."""
     spec = report.get("spec") or {}
     zone = ZoneInfo(str(spec.get("time_zone") or "UTC"))
     as_of_local = datetime.fromtimestamp(as_of, tz=zone)
+    names = _group_names(report)
+    charts = kpis.report_charts(report)
+    charts["groups"] = breakdowns.breakdown_charts(report, names=names)
     return {
         "report": report,
         "as_of_epoch": as_of,
@@ -160,11 +180,24 @@ def _report_context(report: dict[str, Any], *, as_of: float) -> dict[str, Any]:
         "as_of_iso": as_of_local.isoformat(timespec="seconds"),
         "age_label": _age_label(time.time() - as_of),
         "kpi_tiles": kpis.kpi_tiles(report),
+        "media_rows": breakdowns.media_rows(report),
         "columns": kpis.table_columns(report),
         "rows": kpis.table_rows(report),
+        "breakdown": breakdowns.breakdown_table(report, names=names),
         "has_cc_metrics": kpis.report_has_contact_centre_metrics(report),
-        "charts": kpis.report_charts(report),
+        "charts": charts,
+        "drill_url": drill_url,
     }
+
+
+def _group_names(report: dict[str, Any]) -> dict[str, str]:
+    """Names of the breakdown's groups where they are ids (queues, agents), from the caches."""
+    group = breakdowns.report_group(report)
+    if group == "queue":
+        return dict(services.queue_choices())
+    if group == "agent":
+        return services.user_names()
+    return {}
 
 
 def _age_label(seconds: float) -> str:
@@ -486,6 +519,7 @@ def index(request: HttpRequest) -> HttpResponse:
     assert spec is not None
     context.update(
         spec=spec,
+        page_title=_page_title(spec),
         range_label=_range_label(spec),
         granularity_label=GRANULARITY_LABELS[spec.granularity],
     )
@@ -496,10 +530,18 @@ def index(request: HttpRequest) -> HttpResponse:
         return _render_index(request, context, status=refused.status)
     context.update(state=read.status, job=read.job, last_error=read.last_error)
     if read.status != "pending":
-        context.update(_report_context(read.report(), as_of=read.as_of))
+        context.update(
+            _report_context(read.report(), as_of=read.as_of, drill_url=context["drill_url"])
+        )
     if read.status == "degraded":
         context["degraded_reason"] = read.degraded_reason
     return _render_index(request, context)
+
+
+def _page_title(spec: reports.ReportSpec) -> str:
+    """The tab's title once the report is shown: what it is, then the product."""
+    by = f"Per {breakdowns.GROUP_LABELS[spec.group].lower()} · " if spec.group else ""
+    return f"{by}{_range_label(spec)} · Contact centre analytics"
 
 
 def _range_label(spec: reports.ReportSpec) -> str:
@@ -523,7 +565,9 @@ def report_panel(request: HttpRequest) -> HttpResponse:
     read = _json_report_read(request)
     if isinstance(read, HttpResponse):
         return read
-    context = _report_context(read.report(), as_of=read.as_of)
+    context = _report_context(
+        read.report(), as_of=read.as_of, drill_url=_drill_url(_filter_query(request))
+    )
     return JsonResponse(
         {
             "status": read.status,
@@ -533,8 +577,10 @@ def report_panel(request: HttpRequest) -> HttpResponse:
             "as_of_epoch": read.as_of,
             "as_of_label": context["as_of_label"],
             "range_label": _range_label(read.spec),
+            "title": _page_title(read.spec),
             "kpis_html": render_to_string(KPI_TILES_TEMPLATE, context),
             "table_html": render_to_string(BUCKET_TABLE_TEMPLATE, context),
+            "groups_html": render_to_string(GROUP_TABLE_TEMPLATE, context),
             "charts": context["charts"],
         }
     )
@@ -572,6 +618,13 @@ def api_report(request: HttpRequest) -> HttpResponse:
     )
     body = head[:-1] + b',"report":' + read.cached.payload + b"}"
     return HttpResponse(body, content_type="application/json")
+
+
+@api_get
+def api_queues(request: HttpRequest) -> HttpResponse:
+    """The org's queues, (id, name) by name, for the queue picker of a page rendered before the
+    list was cached; empty until a worker has loaded it (this asks for that)."""
+    return JsonResponse({"queues": services.queue_choices()})
 
 
 @api_get
@@ -622,16 +675,22 @@ def _export(request: HttpRequest, *, file_format: str) -> HttpResponse:
             status=409,
         )
     report = orjson.loads(cached.payload)
-    rows = kpis.export_rows(report)
+    if spec.group:
+        # A breakdown exports its table: a row per group and the total row.
+        rows = breakdowns.export_rows(report, names=_group_names(report))
+        columns = breakdowns.EXPORT_COLUMNS
+    else:
+        rows, columns = kpis.export_rows(report), kpis.EXPORT_COLUMNS
     zone = spec.tz
     stamp = "{:%Y-%m-%dT%H%M%z}"
+    by = f"by_{spec.group}_" if spec.group else ""
     filename = (
-        f"report_{stamp.format(spec.start.astimezone(zone))}_"
+        f"report_{by}{stamp.format(spec.start.astimezone(zone))}_"
         f"{stamp.format(spec.end.astimezone(zone))}_{spec.granularity}.{file_format}"
     )
     if file_format == "csv":
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=kpis.EXPORT_COLUMNS, lineterminator="\n")
+        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
         response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
@@ -641,7 +700,7 @@ def _export(request: HttpRequest, *, file_format: str) -> HttpResponse:
             "source": report.get("source"),
             "as_of": report.get("as_of"),
             "time_zone": spec.time_zone,
-            "columns": list(kpis.EXPORT_COLUMNS),
+            "columns": list(columns),
             "rows": rows,
             "totals": report.get("totals"),
         }
@@ -649,6 +708,122 @@ def _export(request: HttpRequest, *, file_format: str) -> HttpResponse:
             orjson.dumps(document, option=orjson.OPT_INDENT_2), content_type="application/json"
         )
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+# --- drill-down ----------------------------------------------------------------------------------
+
+
+def _drill_names() -> tuple[dict[str, str], dict[str, str]]:
+    return dict(services.queue_choices()), services.user_names()
+
+
+def _drill_summary(
+    spec: reports.ReportSpec, queue_names: dict[str, str], user_names: dict[str, str]
+) -> str:
+    """What the listing holds, in words: its interval in the report's zone and its filters."""
+    zone = spec.tz
+    start, end = spec.start.astimezone(zone), min(spec.end, datetime.now(UTC)).astimezone(zone)
+    same_day = start.date() == end.date()
+    span = (
+        f"{start:%a %d %b %H:%M}–{end:%H:%M}"
+        if same_day
+        else f"{start:%a %d %b %H:%M} – {end:%a %d %b %H:%M}"
+    )
+    parts = [f"{span} ({spec.time_zone})"]
+    if spec.queue_ids:
+        parts.append("queue " + ", ".join(queue_names.get(q, q) for q in spec.queue_ids))
+    if spec.user_ids:
+        parts.append("agent " + ", ".join(user_names.get(u, u) for u in spec.user_ids))
+    if spec.media_types:
+        parts.append(", ".join(breakdowns.MEDIA_LABELS.get(m, m) for m in spec.media_types))
+    if spec.directions:
+        parts.append(", ".join(spec.directions))
+    return " · ".join(parts)
+
+
+@login_required
+@require_safe
+def conversations(request: HttpRequest) -> HttpResponse:
+    """The conversations behind a bucket or a group row: fetched by a worker like any report
+    (single flight, progress shown), cached briefly, 50 to a page."""
+    back_query = request.GET.copy()
+    for name in ("at", "member", "page"):
+        back_query.pop(name, None)
+    context: dict[str, Any] = {
+        "back_url": _with_query(reverse("dashboard-index"), back_query.urlencode(safe="/")),
+        "state": "error",
+    }
+    try:
+        spec = _spec_build(request, drill=True)
+    except reports.ReportSpecError as exc:
+        context.update(
+            problem="These conversations cannot be listed",
+            advice=f"{FIELD_LABELS.get(exc.field, exc.field)}: {exc.message}. Go back to the "
+            "report and click a bucket or a row.",
+        )
+        return render(request, "dashboard/conversations.html", context, status=400)
+    queue_names, user_names = _drill_names()
+    query = request.GET.copy()
+    query.pop("page", None)
+    context.update(
+        spec=spec,
+        summary=_drill_summary(spec, queue_names, user_names),
+        csv_url=_with_query(reverse("dashboard-conversations-csv"), query.urlencode(safe="/")),
+        page_query=query.urlencode(safe="/"),
+    )
+    try:
+        read = _report_read(request, spec, with_job=True)
+    except ReportRefused as refused:
+        context.update(problem=refused.problem, advice=refused.advice)
+        return render(request, "dashboard/conversations.html", context, status=refused.status)
+    context.update(state=read.status, job=read.job, last_error=read.last_error)
+    if read.status == "pending":
+        context["page_config"] = {
+            "jobUrl": reverse("dashboard-api-job", args=[read.job_id]) if read.job_id else None
+        }
+    else:
+        try:
+            page = int(request.GET.get("page") or 1)
+        except ValueError:
+            page = 1
+        context["listing"] = drilldown.listing_page(
+            read.report(), page=page, queue_names=queue_names, user_names=user_names
+        )
+        context["page_config"] = {"jobUrl": None}
+    return render(request, "dashboard/conversations.html", context)
+
+
+@cache_control(private=True, no_store=True)
+@login_required
+@require_safe
+def conversations_csv(request: HttpRequest) -> HttpResponse:
+    """The listing's rows as CSV, from the cache only (like every export)."""
+    try:
+        spec = _spec_build(request, drill=True)
+    except reports.ReportSpecError as exc:
+        return _json_error(exc.message, status=400, field=exc.field)
+    try:
+        cached = cache.result_get(report_key=spec.key)
+    except cache.CacheUnavailable as exc:
+        return _json_error(f"{exc}. Exports need the cache; try again shortly.", status=503)
+    if cached is None:
+        return _json_error(
+            "These conversations are not loaded yet (or were forgotten after 10 minutes). Open "
+            "the list again, wait for it, then export.",
+            status=409,
+        )
+    queue_names, user_names = _drill_names()
+    rows = drilldown.export_rows(
+        orjson.loads(cached.payload), queue_names=queue_names, user_names=user_names
+    )
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=drilldown.EXPORT_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    stamp = f"{spec.start.astimezone(spec.tz):%Y-%m-%dT%H%M%z}"
+    response["Content-Disposition"] = f'attachment; filename="conversations_{stamp}.csv"'
     return response
 
 
@@ -663,7 +838,7 @@ def refresh(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied("Only staff can refresh reports.")
     # Back to the page the form was on; built from our own URL, so never an open redirect.
     back = _with_query(reverse("dashboard-index"), request.GET.urlencode(safe="/"))
-    form = ReportFilterForm(request.GET)
+    form = ReportFilterForm(request.GET, queue_choices=services.queue_choices())
     if not form.is_valid():
         messages.error(request, f"Not refreshed: {form.error_summary()}")
         return redirect(back)

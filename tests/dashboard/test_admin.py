@@ -215,9 +215,13 @@ def test_it_offers_the_queues_by_name_once_they_are_known(
     html = client_admin.get(url).content.decode()
     assert '<option value="q-1" selected>Sales</option>' in html
     assert '<option value="q-2">Support</option>' in html
-    # Gone from the directory, still saved: kept selectable rather than dropped on save.
+    # Gone from the directory, still saved: shown, to be taken out, never silently dropped...
     assert '<option value="q-9" selected>q-9</option>' in html
+    # ... and refused on save by name, since it would fetch nothing (a quiet zero).
     response = client_admin.post(url, {**CHANGE_FORM, "name": "Sales", "queue": ["q-1", "q-9"]})
+    assert response.status_code == 200
+    assert "no queue is named &#x27;q-9&#x27;" in response.content.decode()
+    response = client_admin.post(url, {**CHANGE_FORM, "name": "Sales", "queue": ["q-1"]})
     assert response.status_code == 302, form_errors(response)
     report.refresh_from_db()
-    assert report.params["queue"] == ["q-1", "q-9"]
+    assert report.params["queue"] == ["q-1"]

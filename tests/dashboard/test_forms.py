@@ -32,6 +32,7 @@ def test_it_shows_the_defaults(settings) -> None:
         "direction": "",
         "queue": [],
         "view": reports.DEFAULT_VIEW,
+        "group": "",
         "source": "",
         "auto": 0,
         "wall": False,
@@ -84,8 +85,22 @@ def test_it_ties_no_attributes_to_a_field_without_error() -> None:
     assert form["view"].invalid_attrs == ""
 
 
-def test_it_keeps_a_bookmarked_queue_selectable() -> None:
-    form = form_for("queue=q-2,q-9", queue_choices=[("q-1", "Sales"), ("q-2", "Support")])
-    assert form.fields["queue"].choices == [("q-1", "Sales"), ("q-2", "Support"), ("q-9", "q-9")]
-    # Without a directory the form takes ids as text: no choices at all.
-    assert form_for("queue=q-9").fields["queue"].choices == []
+QUEUES = [("q-1", "Sales"), ("q-2", "Support")]
+
+
+def test_it_refuses_a_queue_the_directory_does_not_know_by_name() -> None:
+    # A bookmarked queue since deleted (or mistyped) would fetch nothing: a quiet zero.
+    form = form_for("queue=q-2,q-9", queue_choices=QUEUES)
+    assert not form.is_valid()
+    assert "'q-9'" in form.errors["queue"][0]
+    assert form.fields["queue"].choices == QUEUES
+    # Without a directory the form takes ids as text: no choices at all, nothing to check.
+    form = form_for("queue=q-9")
+    assert form.fields["queue"].choices == [] and form.is_valid()
+
+
+def test_it_takes_queues_by_name_as_well_as_by_id() -> None:
+    form = form_for("queue=support,q-1", queue_choices=QUEUES)
+    assert form.is_valid(), form.errors
+    assert form.spec is not None and form.spec.queue_ids == ("q-1", "q-2")
+    assert form.selected_queue_ids() == ["q-2", "q-1"]

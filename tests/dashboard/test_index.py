@@ -284,9 +284,22 @@ def test_it_falls_back_to_a_queue_id_input(client_alice: Client, enqueued, monke
 
 def test_it_offers_queue_names_when_known(client_alice: Client, enqueued, monkeypatch) -> None:
     monkeypatch.setattr(services, "queue_choices", lambda: [("q-1", "Sales"), ("q-2", "Support")])
-    html = client_alice.get("/?queue=q-2").content.decode()
-    assert '<select name="queue" id="f-queue" multiple' in html
-    assert '<option value="q-2" selected>Support</option>' in html
+    html = client_alice.get("/?queue=Support").content.decode()
+    # Searchable checkboxes, by name; a queue named by name is ticked as its id.
+    assert 'id="queue-search"' in html
+    assert '<input type="checkbox" name="queue" value="q-2" data-label="Support" checked>' in html
+    assert '<input type="checkbox" name="queue" value="q-1" data-label="Sales">' in html
+
+
+def test_an_unknown_queue_is_a_400_that_names_it(client_alice: Client, enqueued, monkeypatch):
+    monkeypatch.setattr(services, "queue_choices", lambda: [("q-1", "Sales"), ("q-2", "Support")])
+    response = client_alice.get("/?queue=Suport")
+    assert response.status_code == 400
+    assert "no queue is named &#x27;Suport&#x27;" in response.content.decode()
+    response = client_alice.get("/api/report?queue=Suport")
+    assert response.status_code == 400
+    assert response.json()["field"] == "queue" and "'Suport'" in response.json()["error"]
+    assert enqueued_jobs(enqueued) == []
 
 
 def test_it_fetches_inline_when_redis_is_down(

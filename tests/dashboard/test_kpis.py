@@ -73,12 +73,15 @@ def test_it_derives_every_kpi_as_genesys_defines_it() -> None:
         "conversations": 40,
         "offered": 40,
         "answered": 32,
+        "abandoned": 6,
         "abandon_pct": 15.0,  # 6 abandoned / 40 offered
         "service_level_pct": 100 * 24 / 38,  # in threshold / (answered + abandoned)
         "asa": 13.0,  # 416 s / 32 answered
         "avg_wait": 25.0,  # 1000 s of tWait / 40 offers (flow-outs included)
         "aht": 300.0,  # 9600 s / 32 handled
         "avg_hold": 35.0,  # 140 s / 4 holds: per hold, not per answered call
+        "handled": 32,  # tHandle.count
+        "avg_acw": 40.0,  # 1280 s / 32
         "avg_talk": 240.0,  # 7680 s / 32
         "flowed_out": 2,
         "short_abandoned": 2,

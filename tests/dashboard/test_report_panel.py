@@ -63,7 +63,12 @@ def test_it_serves_a_fresh_report_as_html_fragments_and_chart_data(
     assert re.search(
         r'<th scope="col" class="num" title="[^"]+">Service level %</th>', body["table_html"]
     )
-    assert body["charts"] == kpis.report_charts(report_payload(spec, contact_centre=True))
+    # No breakdown: no per-group chart.
+    assert body["charts"] == {
+        **kpis.report_charts(report_payload(spec, contact_centre=True)),
+        "groups": None,
+    }
+    assert body["groups_html"].strip() == ""
     assert enqueued_jobs(enqueued) == []
     assert_csp(response)
 

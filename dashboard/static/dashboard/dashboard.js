@@ -120,6 +120,10 @@
           },
         },
         scales: scales(chart.axes),
+        onClick: function (event, elements) {
+          // A bar or point opens the conversations of its bucket.
+          if (elements.length && data.starts) drillTo("&at=" + encodeURIComponent(data.starts[elements[0].index]));
+        },
       },
     };
   }
@@ -143,8 +147,134 @@
     }
   }
 
+  // --- breakdowns: one line per group, the table's colours; sorting; drill-down clicks ---------------
+
+  function drillTo(extra) {
+    if (!config.drillUrl) return;
+    window.location.assign(config.drillUrl + extra);
+  }
+
+  function groupChartConfig(chart, data) {
+    const percent = chart.kind === "percent";
+    return {
+      type: "line",
+      data: {
+        labels: data.labels,
+        datasets: chart.datasets.map(function (line) {
+          return {
+            label: line.label, data: line.data, borderColor: line.colour, backgroundColor: line.colour,
+            borderWidth: 2, tension: 0, spanGaps: true, pointRadius: line.data.length > 60 ? 0 : 2,
+          };
+        }),
+      },
+      options: {
+        responsive: true,
+        maintainAspectRatio: false,
+        animation: { duration: 250 },
+        interaction: { mode: "nearest", intersect: false },
+        plugins: {
+          legend: { position: "top", align: "end", labels: { boxWidth: 12, boxHeight: 12 } },
+          tooltip: {
+            callbacks: {
+              title: function (items) { return items.length ? data.titles[items[0].dataIndex] : ""; },
+            },
+          },
+        },
+        scales: {
+          x: { type: "category", grid: { display: false }, ticks: { maxRotation: 0, autoSkipPadding: 12 } },
+          y: percent ? { min: 0, max: 100, title: { display: true, text: chart.label } }
+            : { beginAtZero: true, title: { display: true, text: chart.label + (chart.kind === "duration" ? " (s)" : "") } },
+        },
+        onClick: function (event, elements) {
+          // A point opens that bucket's conversations of that group (Others: the bucket).
+          if (!elements.length || !data.starts) return;
+          const element = elements[0];
+          const group = data.groups_ids ? data.groups_ids[element.datasetIndex] : null;
+          let extra = "&at=" + encodeURIComponent(data.starts[element.index]);
+          if (group) extra += "&member=" + encodeURIComponent(group);
+          drillTo(extra);
+        },
+      },
+    };
+  }
+
+  function drawGroupChart(data) {
+    const card = $("group-chart-card");
+    if (!card) return;
+    const groups = data.groups;
+    card.hidden = !groups;
+    if (!groups) {
+      if (charts.groups) {
+        charts.groups.destroy();
+        delete charts.groups;
+      }
+      return;
+    }
+    $("group-chart-caption").textContent = groups.title;
+    const select = $("group-kpi");
+    const chosen = select.value;
+    select.innerHTML = "";
+    groups.kpis.forEach(function (chart) {
+      const option = document.createElement("option");
+      option.value = chart.key;
+      option.textContent = chart.label;
+      select.appendChild(option);
+    });
+    if (groups.kpis.some(function (chart) { return chart.key === chosen; })) select.value = chosen;
+    const chart = groups.kpis.find(function (one) { return one.key === select.value; }) || groups.kpis[0];
+    const spec = groupChartConfig(chart, { labels: data.labels, titles: data.titles, starts: data.starts, groups_ids: groups.ids });
+    if (charts.groups) charts.groups.destroy();
+    charts.groups = new window.Chart($("chart-groups"), spec);
+  }
+
+  function paintSwatches() {
+    document.querySelectorAll(".swatch[data-colour]").forEach(function (swatch) {
+      // Set from script: the CSP forbids inline style attributes.
+      swatch.style.backgroundColor = swatch.dataset.colour;
+    });
+  }
+
+  function sortKey(cell, type) {
+    const raw = cell ? cell.dataset.sort || "" : "";
+    if (type === "text") return raw;
+    return raw === "" ? null : Number(raw);
+  }
+
+  function setUpGroupSorting() {
+    const holder = $("group-table");
+    if (!holder) return;
+    // Delegated: the table is swapped in again on every redraw.
+    holder.addEventListener("click", function (event) {
+      const button = event.target.closest("button.sort");
+      if (!button) return;
+      const table = button.closest("table");
+      const header = button.closest("th");
+      const column = Number(button.dataset.column);
+      const type = button.dataset.type;
+      const descending = header.getAttribute("aria-sort") !== "descending";
+      table.querySelectorAll("thead th").forEach(function (th) { th.setAttribute("aria-sort", "none"); });
+      header.setAttribute("aria-sort", descending ? "descending" : "ascending");
+      const body = table.tBodies[0];
+      const rows = Array.prototype.slice.call(body.rows).filter(function (row) { return row.dataset.group !== undefined; });
+      rows.sort(function (a, b) {
+        const x = sortKey(a.cells[column], type);
+        const y = sortKey(b.cells[column], type);
+        // Rows without a value (n/a) go last, whichever way.
+        if (x === null || y === null) return x === null ? (y === null ? 0 : 1) : -1;
+        const order = type === "text" ? x.localeCompare(y) : x - y;
+        return descending ? -order : order;
+      });
+      rows.forEach(function (row) { body.appendChild(row); });
+    });
+  }
+
+  let lastCharts = null;
+
   function drawCharts(data) {
+    lastCharts = data;
+    paintSwatches();
     if (!window.Chart) return;
+    drawGroupChart(data);
     drawChart("volume", $("chart-volume"), data.volume, data);
     const volumeCaption = $("volume-caption");
     if (volumeCaption && data.volume) volumeCaption.textContent = data.volume.title;
@@ -168,12 +298,17 @@
     if (jobPanel) jobPanel.hidden = true;
     $("kpis").innerHTML = panel.kpis_html;
     $("bucket-table").innerHTML = panel.table_html;
+    if ($("group-table")) {
+      $("group-table").innerHTML = panel.groups_html;
+      $("groups-card").hidden = !panel.groups_html.trim();
+    }
     drawCharts(panel.charts);
     asOfEpoch = panel.as_of_epoch;
     asOfLabel = panel.as_of_label;
     updateAsOf();
     const range = $("status-range");
     if (range) range.textContent = panel.range_label;
+    if (panel.title) document.title = panel.title;
     const cached = panel.status === "fresh" || panel.status === "stale";
     ["export-csv", "export-json"].forEach(function (id) {
       if ($(id)) $(id).hidden = !cached;
@@ -343,6 +478,88 @@
     });
   }
 
+  // --- the queue picker ------------------------------------------------------------------------------
+
+  function setUpQueuePicker() {
+    const list = $("queue-list");
+    if (!list) return;
+    const search = $("queue-search");
+    const picked = $("queue-picked");
+    const summary = $("queue-summary");
+    function boxes() { return Array.prototype.slice.call(list.querySelectorAll("input[type=checkbox]")); }
+    function showPicked() {
+      const names = boxes().filter(function (box) { return box.checked; }).map(function (box) { return box.dataset.label; });
+      summary.textContent = names.length ? names.length + " selected" : "All queues";
+      picked.textContent = names.length ? names.join(", ") : "";
+    }
+    list.addEventListener("change", showPicked);
+    search.addEventListener("input", function () {
+      const needle = search.value.trim().toLowerCase();
+      boxes().forEach(function (box) {
+        box.parentElement.hidden = needle !== "" && box.dataset.label.toLowerCase().indexOf(needle) < 0;
+      });
+    });
+    // Enter in the search box must not submit the whole form.
+    search.addEventListener("keydown", function (event) { if (event.key === "Enter") event.preventDefault(); });
+    showPicked();
+  }
+
+  /* A page rendered before the queue names were cached shows an ids box: swap in the picker as
+     soon as the server has the names (a worker loads them within seconds). */
+  async function loadQueuePicker() {
+    const input = $("f-queue");
+    if (!input || !input.dataset.queuesUrl) return;
+    for (let attempt = 0; attempt < 30; attempt++) {
+      let result;
+      try {
+        result = await getJson(input.dataset.queuesUrl);
+      } catch (error) {
+        return;
+      }
+      const queues = result.status === 200 ? result.body.queues : [];
+      if (queues && queues.length) {
+        const chosen = input.value.split(",").map(function (v) { return v.trim(); }).filter(Boolean);
+        const lower = chosen.map(function (v) { return v.toLowerCase(); });
+        const details = document.createElement("details");
+        details.className = "picker";
+        details.id = "queue-picker";
+        const summary = document.createElement("summary");
+        summary.id = "queue-summary";
+        details.appendChild(summary);
+        const body = document.createElement("div");
+        body.className = "picker-body";
+        const search = document.createElement("input");
+        search.type = "search";
+        search.id = "queue-search";
+        search.placeholder = "Search queues";
+        search.setAttribute("aria-label", "Search queues");
+        body.appendChild(search);
+        const list = document.createElement("div");
+        list.className = "picker-list";
+        list.id = "queue-list";
+        queues.forEach(function (queue) {
+          const label = document.createElement("label");
+          label.className = "check";
+          const box = document.createElement("input");
+          box.type = "checkbox";
+          box.name = "queue";
+          box.value = queue[0];
+          box.dataset.label = queue[1];
+          box.checked = chosen.indexOf(queue[0]) >= 0 || lower.indexOf(queue[1].toLowerCase()) >= 0;
+          label.appendChild(box);
+          label.appendChild(document.createTextNode(" " + queue[1]));
+          list.appendChild(label);
+        });
+        body.appendChild(list);
+        details.appendChild(body);
+        input.replaceWith(details);
+        setUpQueuePicker();
+        return;
+      }
+      await sleep(1000);
+    }
+  }
+
   function setUpTimeZoneSuggestion() {
     const link = $("tz-suggestion");
     if (!link || config.hasTzParam) return;
@@ -388,6 +605,14 @@
       window.Chart.defaults.borderColor = "#e6eaef";
     }
     setUpForm();
+    setUpQueuePicker();
+    loadQueuePicker();
+    setUpGroupSorting();
+    const groupKpi = $("group-kpi");
+    if (groupKpi) groupKpi.addEventListener("change", function () {
+      const data = readJson("chart-data");
+      if (lastCharts || data) drawGroupChart(lastCharts || data);
+    });
     setUpTimeZoneSuggestion();
     setUpWallDisplay();
 
