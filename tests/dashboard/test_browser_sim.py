@@ -15,7 +15,10 @@ from django.contrib.auth.models import User
 from django.db import connection
 
 from analytics_worker import fetch
-from analytics_worker.tasks import fetch_report_task
+from analytics_worker.genesys.queues import queue_list
+from analytics_worker.genesys.users import user_names_load
+from analytics_worker.tasks import fetch_report_task, refresh_queues_task, refresh_users_task
+from genesys_sim import org
 from tests.dashboard.test_browser import (
     PASSWORD,
     SCREENSHOT_DIR,
@@ -97,3 +100,75 @@ def test_filters_reach_the_simulated_org(page: Any, live_server: Any) -> None:
     )
     # India's hours start at :30 UTC; the labels are its own wall-clock hours.
     assert all(re.fullmatch(r"(\w{3} \d+ \w{3} )?\d\d:00", label) for label in labels), labels
+
+
+# What the drill-down's listing shows of the group each breakdown's row is (its column).
+DRILL_COLUMN = {"queue": 4, "agent": 5, "media": 2, "direction": 3}
+
+
+@pytest.mark.parametrize("group", ["queue", "agent", "media", "direction"])
+def test_a_supervisor_breaks_a_day_down_and_opens_a_rows_conversations(
+    page: Any, live_server: Any, monkeypatch: Any, group: str
+) -> None:
+    # The names a worker would load into the cache, loaded at once.
+    monkeypatch.setattr(refresh_queues_task, "apply_async", lambda **_: queue_list())
+    monkeypatch.setattr(refresh_users_task, "apply_async", lambda **_: user_names_load())
+    queue_list()
+    user_names_load()
+    page.goto(f"{live_server.url}/?range=yesterday&granularity=PT1H&group={group}")
+    wait_for_chart(page, "chart-groups")
+    rows = page.locator("#groups-table tbody tr")
+    expect(rows.first).to_be_visible()
+    labels = page.locator("#groups-table tbody th a").all_inner_texts()
+    names = {
+        "queue": {q.name for q in org.QUEUES},
+        "agent": {a.name for a in org.AGENTS},
+        "media": {"Voice", "Callback", "Chat", "Email", "Message"},
+        "direction": {"Inbound", "Outbound"},
+    }[group]
+    # By name, never an id.
+    assert labels and set(labels) <= names, labels
+    lines = page.evaluate(
+        "() => Chart.getChart(document.getElementById('chart-groups')).data.datasets.length"
+    )
+    assert lines == min(len(labels), 8) + (len(labels) > 8)
+    if group != "agent":
+        # The total row is the report's own offered (summed counts).
+        total = page.locator("#groups-table tfoot td").first.inner_text()
+        assert total == page.locator('[data-kpi="offered"] .kpi-value').inner_text()
+    # Sorted from the keyboard: the first column's button, focused, Enter.
+    page.locator("#groups-table thead button.sort").first.focus()
+    page.keyboard.press("Enter")
+    sorted_labels = page.locator("#groups-table tbody th a").all_inner_texts()
+    assert sorted_labels == sorted(labels, key=str.lower, reverse=True)
+    SCREENSHOT_DIR.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT_DIR / f"breakdown-{group}.png"), full_page=True)
+
+    chosen = sorted_labels[0]
+    page.locator("#groups-table tbody th a", has_text=chosen).first.click()
+    expect(page.locator("#conversation-table")).to_be_visible()
+    cells = page.locator(
+        f"#conversation-table tbody tr td:nth-child({DRILL_COLUMN[group]})"
+    ).all_inner_texts()
+    assert cells and all(chosen in cell for cell in cells), (chosen, cells[:5])
+    page.screenshot(path=str(SCREENSHOT_DIR / f"drill-{group}.png"), full_page=True)
+
+
+def test_a_click_on_a_bar_opens_the_conversations_of_its_bucket(page: Any, live_server: Any):
+    page.goto(f"{live_server.url}/?range=yesterday&granularity=PT1H")
+    wait_for_chart(page, "chart-volume")
+    page.locator("#chart-volume").scroll_into_view_if_needed()
+    # The 11:00 bar: clicked where Chart.js drew it.
+    box = page.evaluate(
+        """() => {
+            const chart = Chart.getChart(document.getElementById('chart-volume'));
+            const bar = chart.getDatasetMeta(0).data[11];
+            const rect = chart.canvas.getBoundingClientRect();
+            return {x: rect.left + bar.x, y: rect.top + (bar.y + bar.base) / 2};
+        }"""
+    )
+    page.mouse.click(box["x"], box["y"])
+    expect(page.locator("#drill-summary")).to_contain_text("11:00–12:00")
+    expect(page.locator("#conversation-table")).to_be_visible()
+    starts = page.locator("#conversation-table tbody time").all_inner_texts()
+    assert starts and all(" 11:" in start for start in starts), starts[:5]
