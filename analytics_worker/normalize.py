@@ -58,6 +58,11 @@ OPTIONAL_FIELDS = (
     "outbound",
     "outbound_handle_sum",
     "outbound_handle_count",
+    # Agents' time in routing status (the users aggregates query), seconds.
+    "on_queue_sum",
+    "interacting_sum",
+    "idle_sum",
+    "not_responding_sum",
 )
 BUCKET_FIELDS = CORE_FIELDS + OPTIONAL_FIELDS
 # The fields each group of a breakdown keeps per bucket (for its chart line); every field is in
@@ -493,4 +498,19 @@ def details_listing_row(record: Mapping[str, Any]) -> dict[str, Any]:
         "hold": metrics.get("holdTime"),
         "acw": seconds("tAcw"),
         "outcomes": outcomes,
+    }
+
+
+# Routing statuses that are on queue (OFF_QUEUE is not); COMMUNICATING is non-ACD work while on
+# queue, counted on queue but not as interacting (Genesys's occupancy counts ACD interactions).
+_ON_QUEUE_STATUSES = ("IDLE", "INTERACTING", "NOT_RESPONDING", "COMMUNICATING")
+
+
+def user_status_values(status_ms: Mapping[str, float]) -> dict[str, float]:
+    """The bucket fields of one agent-interval of routing-status times (milliseconds)."""
+    return {
+        "on_queue_sum": sum(status_ms.get(s, 0) for s in _ON_QUEUE_STATUSES) / 1000,
+        "interacting_sum": status_ms.get("INTERACTING", 0) / 1000,
+        "idle_sum": status_ms.get("IDLE", 0) / 1000,
+        "not_responding_sum": status_ms.get("NOT_RESPONDING", 0) / 1000,
     }

@@ -24,11 +24,13 @@ from analytics_worker.genesys.graphql import graphql_conversation_pages
 from analytics_worker.genesys.http import FetchProgress
 from analytics_worker.genesys.query import DIMENSIONS, ConversationFilters
 from analytics_worker.genesys.queues import queue_service_levels_cached
+from analytics_worker.genesys.user_aggregates import MAX_USERS, user_status_query
 from analytics_worker.normalize import (
     BucketAccumulator,
     aggregate_bucket_values,
     details_bucket_values,
     details_listing_row,
+    user_status_values,
 )
 from analytics_worker.reports import DEFAULT_VIEW, ReportSpec
 from analytics_worker.timebuckets import bucket_floor
@@ -120,28 +122,80 @@ def aggregate_rows(
     if grouped is not None and grouped not in group_by and grouped != MEDIA_GROUP:
         group_by.append(grouped)
     for start, end in _chunks(spec):
-        answer = aggregates_query(
+        rows = _conversation_rows(spec, start=start, end=end, group_by=group_by, progress=progress)
+        if spec.group == "agent":
+            rows += _user_status_rows(
+                spec,
+                start=start,
+                end=end,
+                user_ids=sorted({row.group for row in rows if row.group}),
+                progress=progress,
+            )
+        yield rows
+
+
+def _conversation_rows(
+    spec: ReportSpec,
+    *,
+    start: datetime,
+    end: datetime,
+    group_by: list[str],
+    progress: FetchProgress | None,
+) -> list[BucketRow]:
+    grouped = spec.group_dimension
+    answer = aggregates_query(
+        start=start,
+        end=end,
+        granularity=spec.granularity,
+        time_zone=spec.time_zone,
+        filters=queue_work(spec),
+        group_by=group_by,
+        progress=progress,
+    )
+    return [
+        BucketRow(
+            # Snapped to the report's own edges, so the buckets are the ones the normaliser
+            # expects whatever offset Genesys writes the interval in.
+            start=bucket_floor(row.start, tz=spec.tz, minutes=spec.bucket_minutes),
+            values=aggregate_bucket_values(
+                row.stats, outbound=row.group.get(DIRECTION_GROUP) == "outbound"
+            ),
+            media=row.group.get(MEDIA_GROUP),
+            group=None if grouped is None else row.group.get(grouped, ""),
+        )
+        for row in answer
+    ]
+
+
+def _user_status_rows(
+    spec: ReportSpec,
+    *,
+    start: datetime,
+    end: datetime,
+    user_ids: list[str],
+    progress: FetchProgress | None,
+) -> list[BucketRow]:
+    """The agents' time in routing status over the chunk, MAX_USERS a request: the agents who
+    handled work in it (one who only sat idle has no row of the conversation aggregates)."""
+    rows = []
+    for first in range(0, len(user_ids), MAX_USERS):
+        for row in user_status_query(
             start=start,
             end=end,
             granularity=spec.granularity,
             time_zone=spec.time_zone,
-            filters=queue_work(spec),
-            group_by=group_by,
+            user_ids=user_ids[first : first + MAX_USERS],
             progress=progress,
-        )
-        yield [
-            BucketRow(
-                # Snapped to the report's own edges, so the buckets are the ones the normaliser
-                # expects whatever offset Genesys writes the interval in.
-                start=bucket_floor(row.start, tz=spec.tz, minutes=spec.bucket_minutes),
-                values=aggregate_bucket_values(
-                    row.stats, outbound=row.group.get(DIRECTION_GROUP) == "outbound"
-                ),
-                media=row.group.get(MEDIA_GROUP),
-                group=None if grouped is None else row.group.get(grouped, ""),
+        ):
+            rows.append(
+                BucketRow(
+                    start=bucket_floor(row.start, tz=spec.tz, minutes=spec.bucket_minutes),
+                    values=user_status_values(row.status_ms),
+                    media=None,
+                    group=row.user_id,
+                )
             )
-            for row in answer
-        ]
+    return rows
 
 
 def aggregate_buckets(
@@ -218,7 +272,9 @@ def fetch_cost_estimate(*, spec: ReportSpec) -> int:
     REPORT_CONVERSATIONS_PER_DAY. Filters are left out: they only make it fewer, and a report
     fetched once is charged what its last fetch really took instead."""
     if spec.source == "aggregates":
-        return sum(1 for _ in _chunks(spec))
+        # An agent breakdown asks each chunk's agents' status times too (a request per 100).
+        per_chunk = 2 if spec.group == "agent" else 1
+        return per_chunk * sum(1 for _ in _chunks(spec))
     if spec.listing:
         # It stops after LISTING_CAP conversations: a page more to know there are more.
         return math.ceil(LISTING_CAP / DETAILS_PAGE_SIZE) + 1

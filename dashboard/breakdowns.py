@@ -36,6 +36,11 @@ AGENT_TABLE_KEYS = (
     "avg_acw",
     "transferred",
     "outbound",
+    "on_queue_time",
+    "interacting_time",
+    "idle_time",
+    "not_responding_time",
+    "occupancy",
 )
 # The KPIs a breakdown charts, one line per group; their inputs are the fields each group keeps
 # per bucket (normalize.GROUP_SERIES_FIELDS).

@@ -211,6 +211,46 @@ KPIS: dict[str, Kpi] = {
             "out of the queues' AHT.",
         ),
         Kpi(
+            "on_queue_time",
+            "On queue",
+            "duration",
+            "on_queue_sum",
+            formula="Time on queue: idle, interacting, not responding or communicating "
+            "(tAgentRoutingStatus, users aggregates).",
+        ),
+        Kpi(
+            "interacting_time",
+            "Interacting",
+            "duration",
+            "interacting_sum",
+            formula="Time on queue handling ACD interactions, wrap-up included "
+            "(tAgentRoutingStatus INTERACTING).",
+        ),
+        Kpi(
+            "idle_time",
+            "Idle",
+            "duration",
+            "idle_sum",
+            formula="Time on queue waiting for an interaction (tAgentRoutingStatus IDLE).",
+        ),
+        Kpi(
+            "not_responding_time",
+            "Not responding",
+            "duration",
+            "not_responding_sum",
+            formula="Time on queue after letting an interaction go unanswered, until the "
+            "agent is available again (tAgentRoutingStatus NOT_RESPONDING).",
+        ),
+        Kpi(
+            "occupancy",
+            "Occupancy",
+            "percent",
+            "interacting_sum",
+            "on_queue_sum",
+            formula="Interacting ÷ on queue time (tAgentRoutingStatus INTERACTING ÷ the on-queue "
+            "statuses).",
+        ),
+        Kpi(
             "avg_duration",
             "Avg duration",
             "duration",

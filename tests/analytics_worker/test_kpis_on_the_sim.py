@@ -217,8 +217,15 @@ def test_each_group_of_a_breakdown_is_genesys_definition_applied_to_its_sessions
         spec=ReportSpec(start=DAY, end=NEXT_DAY, granularity="PT1H", source="aggregates")
     )
 
+    # The agents' time in status comes with the agent breakdown only.
+    status = ("on_queue_sum", "interacting_sum", "idle_sum", "not_responding_sum")
+
     def counts(totals: dict) -> dict:
-        return {name: v for name, v in totals.items() if not name.startswith("sl_target")}
+        return {
+            name: v
+            for name, v in totals.items()
+            if not name.startswith("sl_target") and name not in status
+        }
 
     assert counts(report["totals"]) == counts(plain["totals"])
     assert sum(t.get("offered", 0) for t in found.values()) == plain["totals"]["offered"]
@@ -230,3 +237,44 @@ def test_each_group_of_a_breakdown_is_genesys_definition_applied_to_its_sessions
     assert offers == [b["offered"] for b in report["buckets"]]
     if group in ("queue", "agent"):
         assert len(found) > 3
+
+
+def test_an_agents_time_in_status_is_the_simulated_orgs_timeline_of_their_conversations(sim):
+    # The simulated centre runs around the clock: every agent is on queue all day, interacting
+    # while any of their conversations' segments runs (wrap-up included), idle otherwise.
+    day_start, day_end = DAY.timestamp(), NEXT_DAY.timestamp()
+    busy: dict[str, list[tuple[float, float]]] = {}
+    for conversation in raw_conversations(DAY - timedelta(days=1), NEXT_DAY):
+        for participant in conversation["participants"]:
+            if participant["purpose"] != "agent":
+                continue
+            for session in participant["sessions"]:
+                for segment in session["segments"]:
+                    start = datetime.fromisoformat(segment["segmentStart"]).timestamp()
+                    end = datetime.fromisoformat(segment["segmentEnd"]).timestamp()
+                    start, end = max(start, day_start), min(end, day_end)
+                    if start < end:
+                        busy.setdefault(participant["userId"], []).append((start, end))
+    interacting = {}
+    for agent, spans in busy.items():
+        total, reach = 0.0, -1.0
+        for start, end in sorted(spans):
+            if end > reach:
+                total += end - max(start, reach)
+                reach = end
+        interacting[agent] = total
+    spec = ReportSpec(
+        start=DAY, end=NEXT_DAY, granularity="PT1H", source="aggregates", group="agent"
+    )
+    report = report_fetch(spec=spec)
+    found = {g["id"]: g["totals"] for g in report["groups"] if g["id"]}
+    assert set(found) <= set(interacting)  # every agent who handled work, and no other
+    assert len(found) > 10
+    for agent, totals in found.items():
+        assert totals["on_queue_sum"] == pytest.approx(86_400), agent
+        assert totals["interacting_sum"] == pytest.approx(interacting[agent], abs=0.01), agent
+        assert totals["idle_sum"] == pytest.approx(86_400 - interacting[agent], abs=0.01), agent
+        occupancy = kpis.KPIS["occupancy"].value(totals)
+        assert occupancy == pytest.approx(100 * interacting[agent] / 86_400, abs=1e-6)
+    # Two requests a chunk: the conversation aggregates, then the agents' status times.
+    assert report["fetch"]["requests"] <= 3
