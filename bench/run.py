@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from bench import (
+    bench_breakdown,
     bench_browser,
     bench_cached,
     bench_cold,
@@ -39,8 +40,9 @@ BENCHES: dict[str, Callable[[stack.Stack], BenchResult]] = {
     bench_browser.NAME: bench_browser.run,
     bench_cold.NAME: bench_cold.run,
     bench_cached.NAME: bench_cached.run,
+    bench_breakdown.NAME: bench_breakdown.run,
 }
-ISSUE_ORDER = ("cached", "cold", "memory", "normalise", "singleflight", "browser")
+ISSUE_ORDER = ("cached", "cold", "memory", "normalise", "singleflight", "browser", "breakdown")
 
 
 def main(argv: list[str] | None = None) -> int:
