@@ -194,12 +194,11 @@ def breakdown_charts(
         kpi = kpis.KPIS[key]
         datasets = []
         for label, colour, series in lines:
-            data: list[float | None] = []
-            for index in range(size):
-                bucket = {name: values[index] for name, values in series.items()}
-                value = kpi.value(bucket) if kpi.numerator in bucket else None
-                skip = kpi.is_rate and index == filling
-                data.append(None if skip or value is None else kpis.round1(value))
+            data = [
+                None if value is None else kpis.round1(value) for value in kpi.values(series, size)
+            ]
+            if kpi.is_rate and filling is not None:
+                data[filling] = None
             datasets.append({"label": label, "colour": colour, "data": data})
         charts.append({"key": key, "label": kpi.label, "kind": kpi.kind, "datasets": datasets})
     return {

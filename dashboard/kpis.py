@@ -48,6 +48,23 @@ class Kpi:
         ratio = numerator / denominator
         return ratio * 100 if self.kind == "percent" else ratio
 
+    def values(self, columns: Mapping[str, Sequence[float]], size: int) -> list[float | None]:
+        """value() of each of `size` buckets given as columns (field -> one value a bucket),
+        without building a dict a bucket (a breakdown's chart lines are thousands of points)."""
+        numerators = columns.get(self.numerator)
+        if numerators is None:
+            return [None] * size
+        if self.denominator is None:
+            return [float(value) for value in numerators]
+        denominators = columns.get(self.denominator)
+        if denominators is None:
+            return [None] * size
+        scale = 100 if self.kind == "percent" else 1
+        return [
+            numerator / denominator * scale if denominator else None
+            for numerator, denominator in zip(numerators, denominators, strict=True)
+        ]
+
     @property
     def is_rate(self) -> bool:
         # A rate of a bucket that is still filling swings wildly (0 % SL two minutes in).

@@ -119,6 +119,22 @@ def test_it_saves_the_filters_as_query_string_values(client_admin: Client) -> No
     assert report.refresh_seconds == 300
 
 
+def test_a_saved_breakdown_is_prefetched_under_the_key_the_page_reads(client_admin: Client):
+    from django.utils import timezone
+
+    from analytics_worker import services
+
+    response = client_admin.post(
+        "/admin/analytics_worker/savedreport/add/",
+        {**CHANGE_FORM, "group": "agent", "view": "", "direction": ""},
+    )
+    assert response.status_code == 302, form_errors(response)
+    report = SavedReport.objects.get(name="Morning voice")
+    assert report.params["group"] == "agent"
+    spec = services.saved_report_spec(report, now=timezone.now())
+    assert (spec.group, spec.source) == ("agent", "aggregates")
+
+
 @pytest.mark.parametrize(
     ("field", "value", "error"),
     [
@@ -127,6 +143,7 @@ def test_it_saves_the_filters_as_query_string_values(client_admin: Client) -> No
         ("range", "custom", "required for a custom range (YYYY-MM-DD or ISO 8601)"),
         ("view", "sales", "the aggregates source has no views; use 'all' or source=graphql"),
         ("queue", "not an id!", "'not an id!' is not a valid id"),
+        ("group", "skill", "'skill' is not allowed; choose one of queue, media, direction, agent"),
     ],
 )
 def test_it_refuses_a_bad_filter_naming_its_field(

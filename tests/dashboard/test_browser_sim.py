@@ -172,3 +172,30 @@ def test_a_click_on_a_bar_opens_the_conversations_of_its_bucket(page: Any, live_
     expect(page.locator("#conversation-table")).to_be_visible()
     starts = page.locator("#conversation-table tbody time").all_inner_texts()
     assert starts and all(" 11:" in start for start in starts), starts[:5]
+
+
+def test_the_queue_picker_fills_in_once_the_names_arrive_and_searches_them(
+    page: Any, live_server: Any, monkeypatch: Any
+) -> None:
+    # Cold queue cache: the page comes with an ids box; a worker (here a thread, a moment
+    # later) loads the names, and the picker replaces the box without a reload.
+    def load_later(**_: Any) -> None:
+        timer = threading.Timer(1.5, queue_list)
+        timer.daemon = True
+        timer.start()
+
+    monkeypatch.setattr(refresh_queues_task, "apply_async", load_later)
+    page.goto(f"{live_server.url}/?range=yesterday&granularity=PT1H")
+    expect(page.locator("#queue-picker")).to_be_visible(timeout=15_000)
+    page.locator("#queue-summary").click()
+    boxes = page.locator("#queue-list input[type=checkbox]")
+    expect(boxes).to_have_count(len(org.QUEUES))
+    page.fill("#queue-search", "sup")
+    visible = page.locator("#queue-list label:visible").all_inner_texts()
+    assert [name.strip() for name in visible] == ["Support"]
+    page.locator("#queue-list label:visible input").check()
+    expect(page.locator("#queue-picked")).to_have_text("Support")
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"queue=" + org.SUPPORT_ID))
+    wait_for_chart(page, "chart-volume")
+    expect(page.locator("#queue-summary")).to_have_text("1 selected")

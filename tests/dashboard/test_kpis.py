@@ -89,7 +89,31 @@ def test_it_derives_every_kpi_as_genesys_defines_it() -> None:
         "outbound": 5,
         "outbound_aht": 300.0,  # 1500 s / 5, never mixed into the queues' AHT
         "avg_duration": None,  # the aggregates source has no duration
+        # Agents' time in status: the agent breakdown's users aggregates only.
+        "on_queue_time": None,
+        "interacting_time": None,
+        "idle_time": None,
+        "not_responding_time": None,
+        "occupancy": None,
     }
+
+
+def test_an_agents_occupancy_is_interacting_over_on_queue_time() -> None:
+    agent = {"on_queue_sum": 28_800.0, "interacting_sum": 21_600.0, "idle_sum": 7_200.0}
+    derived = kpis.bucket_derive(agent)
+    assert derived["occupancy"] == 75.0
+    assert (derived["on_queue_time"], derived["idle_time"]) == (28_800.0, 7_200.0)
+    assert kpis.format_kpi("on_queue_time", derived["on_queue_time"]) == "8 h 00 m"
+
+
+def test_a_kpi_of_columns_is_its_value_of_each_bucket() -> None:
+    columns = {"sl_numerator": [8, 0, 3], "sl_denominator": [10, 0, 4]}
+    kpi = kpis.KPIS["service_level_pct"]
+    buckets = [
+        dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)
+    ]
+    assert kpi.values(columns, 3) == [kpi.value(b) for b in buckets] == [80.0, None, 75.0]
+    assert kpis.KPIS["aht"].values(columns, 3) == [None, None, None]
 
 
 def test_it_leaves_unknown_what_the_source_does_not_give() -> None:
