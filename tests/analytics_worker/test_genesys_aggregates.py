@@ -27,7 +27,7 @@ from analytics_worker.genesys.errors import (
 )
 from analytics_worker.normalize import aggregate_bucket_values
 from analytics_worker.reports import ReportSpec
-from analytics_worker.sources import aggregate_buckets
+from analytics_worker.sources import aggregate_buckets, aggregate_rows
 from genesys_sim import org, state
 from tests.analytics_worker.helpers import query_args
 
@@ -319,6 +319,42 @@ def test_it_sums_the_groups_of_a_bucket_and_reads_any_offset(api):
         (datetime(2024, 5, 1, 8, tzinfo=UTC), 1),
         (datetime(2024, 5, 1, 9, tzinfo=UTC), 7),
     ]
+
+
+def test_a_breakdown_takes_genesys_group_shapes_as_they_come(api):
+    # Genesys adds mediaType to every group and answers some without the grouped dimension
+    # (a metric that has none): those go to the "" group, and all of it to the report's total.
+    def result(group: dict[str, str], count: int) -> dict[str, Any]:
+        stats = {"metric": "nOffered", "stats": {"count": count}}
+        interval = "2024-05-01T09:00:00.000Z/2024-05-01T10:00:00.000Z"
+        return {"group": group, "data": [{"interval": interval, "metrics": [stats]}]}
+
+    api.post(
+        URL,
+        json={
+            "results": [
+                result({"mediaType": "voice", "queueId": Q1, "originatingDirection": "inbound"}, 5),
+                result({"mediaType": "chat", "queueId": Q1, "originatingDirection": "inbound"}, 2),
+                result({"mediaType": "voice", "queueId": Q2}, 3),
+                result({"mediaType": "email"}, 1),
+            ]
+        },
+    )
+    spec = spec_of(source="aggregates", group="queue", granularity="PT1H")
+    [rows] = list(aggregate_rows(spec=spec))
+    assert [(r.group, r.media, r.values["offered"]) for r in rows] == [
+        (Q1, "voice", 5),
+        (Q1, "chat", 2),
+        (Q2, "voice", 3),
+        ("", "email", 1),
+    ]
+    [body] = bodies(api)
+    # One request for every queue: grouped by direction (outbound apart) and queue.
+    assert body["groupBy"] == ["originatingDirection", "queueId"]
+    # A media breakdown asks no more than Genesys gives anyway.
+    api.replace(responses.POST, URL, json={"results": []})
+    list(aggregate_rows(spec=spec_of(source="aggregates", group="media")))
+    assert bodies(api)[-1]["groupBy"] == ["originatingDirection"]
 
 
 def test_a_long_range_is_one_request_per_week_cut_on_local_midnights(api):

@@ -10,7 +10,7 @@ import pytest
 import redis
 import responses
 
-from analytics_worker.genesys import queues
+from analytics_worker.genesys import entities, queues
 from analytics_worker.genesys.auth import client_fingerprint
 from analytics_worker.genesys.queues import queue_list
 from analytics_worker.redis_client import redis_key
@@ -84,7 +84,7 @@ def test_without_redis_it_gives_an_empty_list(api, caplog):
 
 
 def test_it_lists_the_simulated_orgs_queues(sim, monkeypatch):
-    monkeypatch.setattr(queues, "PAGE_SIZE", 3)  # two pages
+    monkeypatch.setattr(entities, "PAGE_SIZE", 3)  # two pages
     expected = sorted((q.id, q.name) for q in org.QUEUES)
     assert sorted(queue_list()) == expected
     assert [name for _, name in queue_list()] == ["Billing", "Retention", "Sales", "Support"]

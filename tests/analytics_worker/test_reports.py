@@ -184,6 +184,8 @@ def test_it_keys_on_the_canonical_json() -> None:
         "view_id": "all",
         "source": "graphql",
         "group": "",
+        "listing": False,
+        "user_ids": [],
     }
     assert len(spec.key) == 64
 
