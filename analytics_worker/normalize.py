@@ -276,6 +276,14 @@ class BucketAccumulator:
             for name, value in values.items():
                 totals[name] = totals.get(name, 0) + value
 
+    def fields_declare(self, names: Iterable[str]) -> None:
+        """Report these fields (as zeros where nothing filled them): what the source gives is
+        known even when no conversation matched, so "none" never reads as "not available"."""
+        for name in names:
+            if name not in BUCKET_FIELDS:
+                raise ValueError(f"unknown bucket field {name!r}")
+            self._fields.setdefault(name, [0] * self._size)
+
     def _add_at(self, index: int, values: Mapping[str, float]) -> None:
         for name, value in values.items():
             column = self._fields.get(name)

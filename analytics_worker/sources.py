@@ -47,6 +47,9 @@ def source_pages(
     *, spec: ReportSpec, accumulator: BucketAccumulator, progress: FetchProgress
 ) -> Iterator[None]:
     """Fold the spec's source into `accumulator`, yielding after each page (or chunk) folded."""
+    if spec.source in ("aggregates", "details"):
+        # The fields these sources give, whether or not anything matched the filters.
+        accumulator.fields_declare(aggregate_bucket_values({}))
     if spec.source == "aggregates":
         # One request per chunk of the range, each answering many buckets (and groups) at once.
         for rows in aggregate_rows(spec=spec, progress=progress):

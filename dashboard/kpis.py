@@ -353,6 +353,14 @@ def report_has_contact_centre_metrics(report: Mapping[str, Any]) -> bool:
     return "offered" in totals or "answered" in totals
 
 
+def report_is_empty(report: Mapping[str, Any]) -> bool:
+    """Whether nothing at all matched the report's filters in its range (every count zero):
+    the page says so, instead of tiles of zeros and "not available" charts."""
+    totals = report.get("totals") or {}
+    counts = [totals.get(name) for name in ("conversations", "offered", "outbound", "handle_count")]
+    return not any(counts)
+
+
 def format_duration(seconds: float | None) -> str:
     if seconds is None:
         return NOT_AVAILABLE
@@ -539,17 +547,23 @@ def _dataset(
         "label": label,
         "type": kind,
         "axis": axis,
+        # How the page writes a value of it (tooltips): durations are seconds, shown as m:ss.
+        "format": KPIS[key].kind if key in KPIS else "percent",
         "data": list(values),
     }
 
 
-def _axis(title: str, *, position: str = "left", percent: bool = False) -> dict[str, Any]:
+def _axis(
+    title: str, *, position: str = "left", percent: bool = False, duration: bool = False
+) -> dict[str, Any]:
     # Counts and seconds start at zero and grow with the data; a percentage axis is 0-100.
     return {
         "title": title,
         "position": position,
         "min": 0 if percent else None,
         "max": 100 if percent else None,
+        # Ticks: "duration" as m:ss or h:mm (the values are seconds), never raw seconds.
+        "format": "duration" if duration else "percent" if percent else "count",
     }
 
 
@@ -584,7 +598,7 @@ def report_charts(report: Mapping[str, Any]) -> dict[str, Any]:
         titles[filling] += f" ({SO_FAR})"
 
     second = "avg_duration" if _given(KPIS["avg_duration"], totals) else "aht"
-    second_label = f"{KPIS[second].label} (s)"
+    second_label = KPIS[second].label
     bars = "offered" if _given(KPIS["offered"], totals) else "conversations"
     volume = {
         "title": f"{KPIS[bars].label} and {_IN_TITLE[second]}",
@@ -592,13 +606,16 @@ def report_charts(report: Mapping[str, Any]) -> dict[str, Any]:
             _dataset(bars, KPIS[bars].label, [_number(b, bars) for b in buckets], kind="bar"),
             _dataset(second, second_label, series(second), axis="y1"),
         ],
-        "axes": {"y": _axis(KPIS[bars].label), "y1": _axis(second_label, position="right")},
+        "axes": {
+            "y": _axis(KPIS[bars].label),
+            "y1": _axis(second_label, position="right", duration=True),
+        },
     }
 
     asa = series("asa")
-    wait = [_dataset("avg_wait", "Avg wait (s)", series("avg_wait"))]
+    wait = [_dataset("avg_wait", "Avg wait", series("avg_wait"))]
     if any(value is not None for value in asa):
-        wait.append(_dataset("asa", "ASA (s)", asa))
+        wait.append(_dataset("asa", "ASA", asa))
     service = None
     if report_has_contact_centre_metrics(report):
         datasets = [
@@ -627,7 +644,11 @@ def report_charts(report: Mapping[str, Any]) -> dict[str, Any]:
         # Each bucket's start, for a click on it to open its conversations (drill-down).
         "starts": [b["start"] for b in buckets],
         "volume": volume,
-        "wait": {"title": "Average wait", "datasets": wait, "axes": {"y": _axis("Seconds")}},
+        "wait": {
+            "title": "Average wait",
+            "datasets": wait,
+            "axes": {"y": _axis("Time in queue", duration=True)},
+        },
         "service": service,
         "has_asa": len(wait) > 1,
     }

@@ -185,6 +185,7 @@ def _report_context(report: dict[str, Any], *, as_of: float, drill_url: str) -> 
         "rows": kpis.table_rows(report),
         "breakdown": breakdowns.breakdown_table(report, names=names),
         "has_cc_metrics": kpis.report_has_contact_centre_metrics(report),
+        "no_matches": kpis.report_is_empty(report),
         "charts": charts,
         "drill_url": drill_url,
     }
@@ -519,6 +520,7 @@ def index(request: HttpRequest) -> HttpResponse:
     assert spec is not None
     context.update(
         spec=spec,
+        filter_summary=filter_summary(spec, dict(form.fields["queue"].choices)),
         page_title=_page_title(spec),
         range_label=_range_label(spec),
         granularity_label=GRANULARITY_LABELS[spec.granularity],
@@ -536,6 +538,25 @@ def index(request: HttpRequest) -> HttpResponse:
     if read.status == "degraded":
         context["degraded_reason"] = read.degraded_reason
     return _render_index(request, context)
+
+
+def filter_summary(spec: reports.ReportSpec, queue_names: dict[str, str]) -> str:
+    """The report's filters in one line, by name: what the page, the wall display and the
+    exports say they show."""
+    media = breakdowns.MEDIA_LABELS
+    parts = [
+        ", ".join(queue_names.get(q, q) for q in spec.queue_ids)
+        if spec.queue_ids
+        else "All queues",
+        ", ".join(media.get(m, m) for m in spec.media_types) if spec.media_types else "all media",
+        " and ".join(spec.directions) if spec.directions else "inbound and outbound",
+    ]
+    if spec.view_id != reports.DEFAULT_VIEW:
+        parts.append(f"view {spec.view_id}")
+    if spec.group:
+        parts.append(f"per {breakdowns.GROUP_LABELS[spec.group].lower()}")
+    parts.append(f"{spec.source} source")
+    return " · ".join(parts)
 
 
 def _page_title(spec: reports.ReportSpec) -> str:

@@ -357,6 +357,18 @@ def test_a_breakdown_takes_genesys_group_shapes_as_they_come(api):
     assert bodies(api)[-1]["groupBy"] == ["originatingDirection"]
 
 
+def test_nothing_matched_is_zeros_of_what_the_source_gives_not_unknown(api):
+    api.post(URL, json={})
+    from analytics_worker.fetch import report_fetch
+
+    report = report_fetch(spec=spec_of(source="aggregates", queue_ids=(Q1,)))
+    totals = report["totals"]
+    # Known to be zero (the page says "no conversations matched"), not missing (which the page
+    # would call "not available from this source").
+    assert (totals["offered"], totals["answered"], totals["abandoned"]) == (0, 0, 0)
+    assert "duration_sum" in totals and totals["duration_count"] == 0
+
+
 def test_a_long_range_is_one_request_per_week_cut_on_local_midnights(api):
     api.post(URL, json={"results": []})
     spec = ReportSpec(

@@ -84,6 +84,21 @@ def test_a_new_user_sees_the_simulated_orgs_last_24_hours(page: Any, live_server
     for kpi in ("offered", "answered", "service_level_pct", "aht"):
         expect(page.locator(f'[data-kpi="{kpi}"] .kpi-value')).not_to_have_text("n/a")
     expect(page.locator("#bucket-table tbody tr")).to_have_count(points)
+    # Times read as m:ss on the axes, never raw seconds; lines are straight segments.
+    ticks = page.evaluate(
+        """() => ['chart-wait', 'chart-volume'].map(id => {
+            const chart = Chart.getChart(document.getElementById(id));
+            const axis = id === 'chart-wait' ? chart.scales.y : chart.scales.y1;
+            return axis.ticks.map(t => t.label);
+        })"""
+    )
+    for labels in ticks:
+        assert labels and all(re.fullmatch(r"\d+:\d\d( h)?", label) for label in labels), labels
+    tensions = page.evaluate(
+        "() => Chart.getChart(document.getElementById('chart-wait')).data.datasets"
+        ".map(d => d.tension)"
+    )
+    assert set(tensions) == {0}
     SCREENSHOT_DIR.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT_DIR / "dashboard-sim.png"), full_page=True)
 

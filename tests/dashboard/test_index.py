@@ -15,6 +15,7 @@ from tests.dashboard.helpers import (
     assert_csp,
     assert_no_inline_script,
     put_report,
+    report_payload,
     spec_from_query,
 )
 from tests.helpers import enqueued_jobs
@@ -410,3 +411,27 @@ def test_the_range_never_ends_in_the_future(client_alice: Client) -> None:
     label = re.search(r'id="status-range">([^<]+)<', html)[1]
     # The bucket of now ends later this hour: the header says "now" and the time it is.
     assert re.fullmatch(r"\w{3} \d+ \w{3} 00:00 – now \(\d\d:\d\d\)", label), label
+
+
+def test_a_report_nothing_matched_says_so(client_alice: Client, enqueued) -> None:
+    spec = spec_from_query(DAY_QUERY)
+    payload = report_payload(spec, contact_centre=True)
+    payload["totals"] = {name: 0 for name in payload["totals"]}
+    put_report(spec, payload=payload)
+    html = client_alice.get("/?" + DAY_QUERY).content.decode()
+    assert "No conversations matched these filters in this range." in html
+    # With conversations there is no such note.
+    put_report(spec, contact_centre=True)
+    assert "No conversations matched" not in client_alice.get("/?" + DAY_QUERY).content.decode()
+
+
+def test_the_page_writes_its_filters_in_one_line_by_name(
+    client_alice: Client, enqueued, monkeypatch
+) -> None:
+    monkeypatch.setattr(services, "queue_choices", lambda: [("q-1", "Sales"), ("q-2", "Support")])
+    html = client_alice.get("/?" + DAY_QUERY + "&queue=q-2&type=voice&group=media").content.decode()
+    summary = re.search(r'<p class="filter-summary small" id="filter-summary">([^<]*)</p>', html)
+    assert summary is not None
+    assert summary.group(1) == (
+        "Support · Voice · inbound and outbound · per media type · aggregates source"
+    )

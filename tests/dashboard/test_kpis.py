@@ -285,20 +285,22 @@ def test_it_computes_the_chart_series() -> None:
         "label": "Offered",
         "type": "bar",
         "axis": "y",
+        "format": "count",
         "data": [b["offered"] for b in buckets],
     }
-    assert aht["label"] == "AHT (s)" and aht["axis"] == "y1"
+    # Times are seconds in the data, written m:ss by the page (their format says so).
+    assert (aht["label"], aht["axis"], aht["format"]) == ("AHT", "y1", "duration")
     assert aht["data"] == [one_decimal(b["handle_sum"] / b["handle_count"]) for b in buckets]
     assert charts["volume"]["axes"] == {
-        "y": {"title": "Offered", "position": "left", "min": None, "max": None},
-        "y1": {"title": "AHT (s)", "position": "right", "min": None, "max": None},
+        "y": {"title": "Offered", "position": "left", "min": None, "max": None, "format": "count"},
+        "y1": {"title": "AHT", "position": "right", "min": None, "max": None, "format": "duration"},
     }
 
     [wait, asa] = charts["wait"]["datasets"]
-    assert wait["label"] == "Avg wait (s)"
+    assert (wait["label"], wait["format"]) == ("Avg wait", "duration")
     assert wait["data"] == [one_decimal(b["wait_sum"] / b["wait_count"]) for b in buckets]
     assert asa["data"] == [one_decimal(b["answer_sum"] / b["answered"]) for b in buckets]
-    assert charts["wait"]["axes"]["y"]["title"] == "Seconds"
+    assert charts["wait"]["axes"]["y"]["format"] == "duration"
     assert charts["has_asa"] is True
 
     [service_level, abandon, target] = charts["service"]["datasets"]
@@ -315,13 +317,15 @@ def test_it_computes_the_chart_series() -> None:
         "position": "left",
         "min": 0,
         "max": 100,
+        "format": "percent",
     }
+    assert (service_level["format"], target["format"]) == ("percent", "percent")
 
 
 def test_a_source_with_a_duration_draws_it() -> None:
     charts = kpis.report_charts(report_payload(spec_from_query(DAY_QUERY)))
     [bars, duration] = charts["volume"]["datasets"]
-    assert (bars["label"], duration["label"]) == ("Conversations", "Avg duration (s)")
+    assert (bars["label"], duration["label"]) == ("Conversations", "Avg duration")
     assert charts["volume"]["title"] == "Conversations and average duration"
 
 
@@ -337,7 +341,7 @@ def test_it_adds_the_asa_line_where_answer_times_exist() -> None:
     charts = kpis.report_charts(report_of(BUCKET, without))
     assert charts["has_asa"] is True
     asa = charts["wait"]["datasets"][1]
-    assert asa["key"] == "asa" and asa["label"] == "ASA (s)"
+    assert asa["key"] == "asa" and asa["label"] == "ASA"
     assert asa["data"] == [13.0, None]  # 416 s / 32 answered; a gap where there is no base
 
 

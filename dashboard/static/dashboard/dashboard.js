@@ -70,13 +70,35 @@
 
   // --- charts: the server's series, drawn ------------------------------------------------------
 
+  /* A value as its format says (the server names it): durations are seconds, written m:ss, or
+     h:mm past an hour, never raw seconds. Presentation only: every value is the server's. */
+  function formatValue(value, format) {
+    if (value === null || value === undefined) return "n/a";
+    if (format === "duration") {
+      const whole = Math.round(value);
+      if (whole < 3600) return Math.floor(whole / 60) + ":" + String(whole % 60).padStart(2, "0");
+      return Math.floor(whole / 3600) + ":" + String(Math.floor((whole % 3600) / 60)).padStart(2, "0") + " h";
+    }
+    if (format === "percent") return value.toFixed(1) + " %";
+    return Math.round(value).toLocaleString("en-GB");
+  }
+
+  function tooltipLabel(context) {
+    const format = context.dataset.valueFormat;
+    return context.dataset.label + ": " + formatValue(context.parsed.y, format);
+  }
+
   function scales(axes) {
     const result = {
       x: { type: "category", grid: { display: false }, ticks: { maxRotation: 0, autoSkipPadding: 12 } },
     };
     Object.keys(axes).forEach(function (id) {
       const axis = axes[id];
-      const scale = { position: axis.position, title: { display: true, text: axis.title } };
+      const scale = {
+        position: axis.position,
+        title: { display: true, text: axis.title },
+        ticks: { callback: function (value) { return formatValue(value, axis.format); } },
+      };
       if (axis.min === null) scale.beginAtZero = true;
       else scale.min = axis.min;
       if (axis.max !== null) scale.max = axis.max;
@@ -92,13 +114,14 @@
     if (spec.type === "bar") {
       return {
         type: "bar", label: spec.label, data: spec.data, yAxisID: spec.axis, order: 2,
-        backgroundColor: colour, borderRadius: 2,
+        backgroundColor: colour, borderRadius: 2, valueFormat: spec.format,
       };
     }
     return {
       type: "line", label: spec.label, data: spec.data, yAxisID: spec.axis, order: 1,
-      borderColor: colour, backgroundColor: colour, borderWidth: 2,
-      borderDash: DASHED[spec.style] ? [6, 4] : [], tension: 0.25, spanGaps: true,
+      borderColor: colour, backgroundColor: colour, borderWidth: 2, valueFormat: spec.format,
+      // Straight segments: a smoothed curve overshoots (a wait below zero, SL over 100 %).
+      borderDash: DASHED[spec.style] ? [6, 4] : [], tension: 0, spanGaps: true,
       pointRadius: spec.data.length > 60 ? 0 : 2, pointHoverRadius: 4,
     };
   }
@@ -116,6 +139,7 @@
           tooltip: {
             callbacks: {
               title: function (items) { return items.length ? data.titles[items[0].dataIndex] : ""; },
+              label: tooltipLabel,
             },
           },
         },
@@ -164,6 +188,7 @@
           return {
             label: line.label, data: line.data, borderColor: line.colour, backgroundColor: line.colour,
             borderWidth: 2, tension: 0, spanGaps: true, pointRadius: line.data.length > 60 ? 0 : 2,
+            valueFormat: chart.kind,
           };
         }),
       },
@@ -177,13 +202,19 @@
           tooltip: {
             callbacks: {
               title: function (items) { return items.length ? data.titles[items[0].dataIndex] : ""; },
+              label: tooltipLabel,
             },
           },
         },
         scales: {
           x: { type: "category", grid: { display: false }, ticks: { maxRotation: 0, autoSkipPadding: 12 } },
-          y: percent ? { min: 0, max: 100, title: { display: true, text: chart.label } }
-            : { beginAtZero: true, title: { display: true, text: chart.label + (chart.kind === "duration" ? " (s)" : "") } },
+          y: Object.assign(
+            percent ? { min: 0, max: 100 } : { beginAtZero: true },
+            {
+              title: { display: true, text: chart.label },
+              ticks: { callback: function (value) { return formatValue(value, chart.kind); } },
+            }
+          ),
         },
         onClick: function (event, elements) {
           // A point opens that bucket's conversations of that group (Others: the bucket).
