@@ -35,6 +35,7 @@ from analytics_worker.redis_client import (
     connect,
     get_redis,
     worker_heartbeat_key,
+    worker_last_seen_key,
 )
 
 logger = logging.getLogger(__name__)
@@ -77,9 +78,11 @@ def worker_heartbeat_start(sender: Any = None, **_: Any) -> None:
     def beat() -> None:
         while True:
             try:
-                client.set(
-                    worker_heartbeat_key(hostname), time.time(), ex=WORKER_HEARTBEAT_TTL_SECONDS
-                )
+                now = time.time()
+                pipe = client.pipeline(transaction=False)
+                pipe.set(worker_heartbeat_key(hostname), now, ex=WORKER_HEARTBEAT_TTL_SECONDS)
+                pipe.set(worker_last_seen_key(), now)
+                pipe.execute()
             except redis.RedisError as exc:
                 logger.warning("worker heartbeat not recorded: %s", type(exc).__name__)
             if _heartbeat_stop.wait(WORKER_HEARTBEAT_SECONDS):
@@ -131,6 +134,16 @@ def worker_heartbeats() -> dict[str, float]:
         if value is not None:
             beats[as_text(key)[len(prefix) :]] = float(value)
     return beats
+
+
+def collection_down_since() -> float | None:
+    """When data collection stopped: None while a worker's heartbeat is recent, else the time
+    of the last one (0.0 when no worker has reported since Redis was emptied). Raises
+    redis.RedisError."""
+    if worker_heartbeats():
+        return None
+    value = get_redis().get(worker_last_seen_key())
+    return float(value) if value is not None else 0.0
 
 
 def beat_last_tick() -> float | None:

@@ -96,6 +96,12 @@ def worker_heartbeat_key(hostname: str) -> str:
     return redis_key("heartbeat", "worker", hostname)
 
 
+def worker_last_seen_key() -> str:
+    """The time of the last heartbeat of any worker, kept after the heartbeats expire: "down
+    since" when none is left."""
+    return redis_key("heartbeat", "last-seen")
+
+
 def beat_tick_key() -> str:
     return redis_key("heartbeat", "beat")
 

@@ -512,7 +512,8 @@ def _json_report_read(request: HttpRequest) -> ReportRead | HttpResponse:
 @login_required
 @require_safe
 def index(request: HttpRequest) -> HttpResponse:
-    form = ReportFilterForm(request.GET, queue_choices=services.queue_choices())
+    queues = services.queue_choices()
+    form = ReportFilterForm(request.GET, queue_choices=queues)
     context = _base_context(request, form)
     if not form.is_valid():
         return _render_index(request, context, status=400)
@@ -520,7 +521,7 @@ def index(request: HttpRequest) -> HttpResponse:
     assert spec is not None
     context.update(
         spec=spec,
-        filter_summary=filter_summary(spec, dict(form.fields["queue"].choices)),
+        filter_summary=filter_summary(spec, dict(queues)),
         page_title=_page_title(spec),
         range_label=_range_label(spec),
         granularity_label=GRANULARITY_LABELS[spec.granularity],

@@ -49,8 +49,12 @@ def test_a_worker_writes_its_heartbeat_until_it_stops(
             time.sleep(0.01)
         assert 0 < fake_redis.ttl(key) <= heartbeats.WORKER_HEARTBEAT_TTL_SECONDS
         assert set(heartbeats.worker_heartbeats()) == {"w1@host"}
+        assert heartbeats.collection_down_since() is None
         heartbeats.worker_heartbeat_stop(sender=worker)
         assert not fake_redis.exists(key)
+        # Gone, its last beat is remembered: pages say since when collection is down.
+        since = heartbeats.collection_down_since()
+        assert since is not None and time.time() - 10 < since <= time.time()
     finally:
         heartbeats._heartbeat_stop.clear()
 

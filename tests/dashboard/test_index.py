@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import UTC, datetime
 
 import orjson
 import pytest
@@ -435,3 +436,21 @@ def test_the_page_writes_its_filters_in_one_line_by_name(
     assert summary.group(1) == (
         "Support · Voice · inbound and outbound · per media type · aggregates source"
     )
+
+
+def test_every_page_says_at_once_when_data_collection_is_down(
+    client_alice: Client, enqueued, fake_redis
+) -> None:
+    from analytics_worker.redis_client import worker_heartbeat_key, worker_last_seen_key
+
+    # No worker has ever reported.
+    html = client_alice.get("/?" + DAY_QUERY).content.decode()
+    assert "Data collection is down: no worker has reported yet." in html
+    # The last heartbeat expired at 19:59 (UTC, the default zone): down since then.
+    last = datetime(2024, 11, 2, 19, 59, 30, tzinfo=UTC).timestamp()
+    fake_redis.set(worker_last_seen_key(), last)
+    html = client_alice.get("/conversations?" + DAY_QUERY).content.decode()
+    assert "Data collection is down since 19:59 (UTC): showing what was fetched before." in html
+    # A worker's heartbeat is recent: no banner.
+    fake_redis.set(worker_heartbeat_key("worker@host"), time.time(), ex=60)
+    assert 'id="collection-down"' not in client_alice.get("/?" + DAY_QUERY).content.decode()
