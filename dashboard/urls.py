@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/queues", views.api_queues, name="dashboard-api-queues"),
     path("export.csv", views.export_csv, name="dashboard-export-csv"),
     path("export.json", views.export_json, name="dashboard-export-json"),
+    path("export.xlsx", views.export_xlsx, name="dashboard-export-xlsx"),
     path("conversations", views.conversations, name="dashboard-conversations"),
     path("conversations.csv", views.conversations_csv, name="dashboard-conversations-csv"),
     path("refresh", views.refresh, name="dashboard-refresh"),

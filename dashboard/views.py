@@ -38,7 +38,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST, require_safe
 
 from analytics_worker import cache, fetch, heartbeats, reports, services
-from dashboard import breakdowns, drilldown, health, kpis
+from dashboard import breakdowns, drilldown, exports, health, kpis
 from dashboard.forms import (
     FIELD_LABELS,
     GRANULARITY_LABELS,
@@ -127,6 +127,7 @@ def _base_context(request: HttpRequest, form: ReportFilterForm) -> dict[str, Any
         "panel_url": _with_query(reverse("dashboard-report-panel"), filter_query),
         "csv_url": _with_query(reverse("dashboard-export-csv"), filter_query),
         "json_url": _with_query(reverse("dashboard-export-json"), filter_query),
+        "xlsx_url": _with_query(reverse("dashboard-export-xlsx"), filter_query),
         "drill_url": _drill_url(filter_query),
         "refresh_url": _with_query(reverse("dashboard-refresh"), request.GET.urlencode(safe="/")),
     }
@@ -680,6 +681,20 @@ def export_json(request: HttpRequest) -> HttpResponse:
     return _export(request, file_format="json")
 
 
+@cache_control(private=True, no_store=True)
+@login_required
+@require_safe
+def export_xlsx(request: HttpRequest) -> HttpResponse:
+    return _export(request, file_format="xlsx")
+
+
+EXPORT_CONTENT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "json": "application/json",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
 def _export(request: HttpRequest, *, file_format: str) -> HttpResponse:
     """Exports read the cache only: a download link must never start a Genesys fetch."""
     try:
@@ -697,39 +712,56 @@ def _export(request: HttpRequest, *, file_format: str) -> HttpResponse:
             status=409,
         )
     report = orjson.loads(cached.payload)
-    if spec.group:
-        # A breakdown exports its table: a row per group and the total row.
-        rows = breakdowns.export_rows(report, names=_group_names(report))
-        columns = breakdowns.EXPORT_COLUMNS
-    else:
-        rows, columns = kpis.export_rows(report), kpis.EXPORT_COLUMNS
+    queue_names = dict(services.queue_choices())
     zone = spec.tz
     stamp = "{:%Y-%m-%dT%H%M%z}"
-    by = f"by_{spec.group}_" if spec.group else ""
-    filename = (
-        f"report_{by}{stamp.format(spec.start.astimezone(zone))}_"
-        f"{stamp.format(spec.end.astimezone(zone))}_{spec.granularity}.{file_format}"
-    )
-    if file_format == "csv":
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
-    else:
-        document = {
-            "spec": report.get("spec"),
-            "source": report.get("source"),
-            "as_of": report.get("as_of"),
-            "time_zone": spec.time_zone,
-            "columns": list(columns),
-            "rows": rows,
-            "totals": report.get("totals"),
-        }
-        response = HttpResponse(
-            orjson.dumps(document, option=orjson.OPT_INDENT_2), content_type="application/json"
+    named = "_".join(queue_names.get(q, q) for q in spec.queue_ids[:3])
+    stem = "_".join(
+        part
+        for part in (
+            "report",
+            f"by_{spec.group}" if spec.group else "",
+            named,
+            stamp.format(spec.start.astimezone(zone)),
+            stamp.format(spec.end.astimezone(zone)),
+            spec.granularity,
         )
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        if part
+    )
+    meta = {
+        "report": filter_summary(spec, queue_names),
+        "range": f"{_range_label(spec)} ({spec.time_zone})",
+        "granularity": spec.granularity,
+        "time_zone": spec.time_zone,
+        "source": str(report.get("source", spec.source)),
+        "as_of": str(report.get("as_of", "")),
+        "units": "_s: seconds; _pct: percent (0-100); start, end: local time in time_zone; "
+        "start_utc: UTC",
+    }
+    if spec.group:
+        document = exports.breakdown_document(
+            report, names=_group_names(report), meta=meta, filename_stem=stem
+        )
+    else:
+        document = exports.bucket_document(report, meta=meta, filename_stem=stem)
+    if file_format == "csv":
+        body = exports.csv_bytes(document)
+    elif file_format == "xlsx":
+        body = exports.xlsx_bytes(document)
+    else:
+        body = exports.json_bytes(
+            document,
+            extra={
+                "spec": report.get("spec"),
+                "source": report.get("source"),
+                "as_of": report.get("as_of"),
+                "time_zone": spec.time_zone,
+                "totals": report.get("totals"),
+            },
+        )
+    response = HttpResponse(body, content_type=EXPORT_CONTENT_TYPES[file_format])
+    name = exports.filename(stem, file_format)
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
 
 

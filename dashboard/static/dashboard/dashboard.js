@@ -341,7 +341,7 @@
     if (range) range.textContent = panel.range_label;
     if (panel.title) document.title = panel.title;
     const cached = panel.status === "fresh" || panel.status === "stale";
-    ["export-csv", "export-json"].forEach(function (id) {
+    ["export-csv", "export-json", "export-xlsx"].forEach(function (id) {
       if ($(id)) $(id).hidden = !cached;
     });
     setRefreshing(panel.status === "stale" ? "(refreshing…)" : null);
