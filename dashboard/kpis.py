@@ -446,6 +446,25 @@ def bucket_label(start: str, *, granularity: str, multi_day: bool) -> str:
     return f"{_day_label(moment)} {moment:%H:%M}" if multi_day else f"{moment:%H:%M}"
 
 
+def bucket_labels(
+    buckets: Sequence[Mapping[str, Any]], *, granularity: str, multi_day: bool
+) -> list[str]:
+    """Each bucket's label; the hour a DST change repeats says its offset, so its two buckets
+    never read as one hour drawn twice ("01:00 (UTC-05:00)", "01:00 (UTC-06:00)")."""
+    labels = [
+        bucket_label(str(b["start"]), granularity=granularity, multi_day=multi_day)
+        for b in buckets
+    ]
+    seen: dict[str, int] = {}
+    for label in labels:
+        seen[label] = seen.get(label, 0) + 1
+    for index, label in enumerate(labels):
+        if seen[label] > 1:
+            offset = datetime.fromisoformat(str(buckets[index]["start"])).strftime("%z")
+            labels[index] = f"{label} (UTC{offset[:3]}:{offset[3:]})"
+    return labels
+
+
 def bucket_title(bucket: Mapping[str, Any], *, granularity: str) -> str:
     """A chart tooltip's title: the bucket's day and span with its UTC offset, so the two
     01:00 buckets of the day DST ends can be told apart."""
@@ -497,15 +516,15 @@ def table_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     multi_day = report_spans_days(report)
     keys = [column["key"] for column in table_columns(report)]
     filling = incomplete_bucket(report)
+    buckets = report.get("buckets") or []
+    labels = bucket_labels(buckets, granularity=granularity, multi_day=multi_day)
     rows = []
-    for index, bucket in enumerate(report.get("buckets") or []):
+    for index, bucket in enumerate(buckets):
         derived = bucket_derive(bucket)
         complete = index != filling
         rows.append(
             {
-                "label": bucket_label(
-                    bucket["start"], granularity=granularity, multi_day=multi_day
-                ),
+                "label": labels[index],
                 "start": bucket["start"],
                 "complete": complete,
                 "cells": [
@@ -637,9 +656,7 @@ def report_charts(report: Mapping[str, Any]) -> dict[str, Any]:
             "axes": {"y": _axis("%", percent=True)},
         }
     return {
-        "labels": [
-            bucket_label(b["start"], granularity=granularity, multi_day=multi_day) for b in buckets
-        ],
+        "labels": bucket_labels(buckets, granularity=granularity, multi_day=multi_day),
         "titles": titles,
         # Each bucket's start, for a click on it to open its conversations (drill-down).
         "starts": [b["start"] for b in buckets],

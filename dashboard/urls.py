@@ -16,6 +16,7 @@ urlpatterns = [
     path("conversations", views.conversations, name="dashboard-conversations"),
     path("conversations.csv", views.conversations_csv, name="dashboard-conversations-csv"),
     path("refresh", views.refresh, name="dashboard-refresh"),
+    path("saved-views", views.saved_view_create, name="dashboard-saved-view-create"),
     path("healthz", views.healthz, name="dashboard-healthz"),
     path("healthz/live", views.healthz_live, name="dashboard-healthz-live"),
     path("metrics", views.metrics_prometheus, name="dashboard-metrics"),

@@ -30,7 +30,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -38,10 +38,12 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST, require_safe
 
 from analytics_worker import cache, fetch, heartbeats, reports, services
+from analytics_worker.models import SavedReport
 from dashboard import breakdowns, drilldown, exports, health, kpis
 from dashboard.forms import (
     FIELD_LABELS,
     GRANULARITY_LABELS,
+    SAVED_REPORT_FILTERS,
     ReportFilterForm,
     report_spec_from_query,
 )
@@ -120,8 +122,14 @@ def _fetch_budget(request: HttpRequest) -> cache.FetchBudget:
 
 def _base_context(request: HttpRequest, form: ReportFilterForm) -> dict[str, Any]:
     filter_query = _filter_query(request)
+    source = form["source"].value() or settings.ANALYTICS_SOURCE
     return {
         "form": form,
+        # The View filter only where the source has views (the GraphQL contract), or where the
+        # request gave one, to be fixed.
+        "view_offered": source in reports.VIEW_SOURCES
+        or form["view"].value() != reports.DEFAULT_VIEW
+        or bool(form.errors.get("view")),
         "state": "error",
         "exit_wall_url": _with_query(reverse("dashboard-index"), _without(request, "wall")),
         "panel_url": _with_query(reverse("dashboard-report-panel"), filter_query),
@@ -130,6 +138,9 @@ def _base_context(request: HttpRequest, form: ReportFilterForm) -> dict[str, Any
         "xlsx_url": _with_query(reverse("dashboard-export-xlsx"), filter_query),
         "drill_url": _drill_url(filter_query),
         "refresh_url": _with_query(reverse("dashboard-refresh"), request.GET.urlencode(safe="/")),
+        "saved_views": _saved_views(),
+        "saved_view_query": filter_query,
+        "saved_view_refresh_minutes": SAVED_VIEW_REFRESH_MINUTES,
     }
 
 
@@ -879,6 +890,63 @@ def conversations_csv(request: HttpRequest) -> HttpResponse:
     stamp = f"{spec.start.astimezone(spec.tz):%Y-%m-%dT%H%M%z}"
     response["Content-Disposition"] = f'attachment; filename="conversations_{stamp}.csv"'
     return response
+
+
+# --- saved views ---------------------------------------------------------------------------------
+
+# How often beat refreshes a view saved from the page, in minutes.
+SAVED_VIEW_REFRESH_MINUTES = (2, 5, 15, 60)
+
+
+def _saved_views() -> list[dict[str, str]]:
+    """Every enabled saved report, as a link to the page showing it (the Saved views menu)."""
+    views = []
+    for report in SavedReport.objects.filter(enabled=True).only("name", "params"):
+        query = QueryDict(mutable=True)
+        params = report.params if isinstance(report.params, dict) else {}
+        for name, value in params.items():
+            query.setlist(
+                name, [str(v) for v in value] if isinstance(value, list) else [str(value)]
+            )
+        views.append(
+            {"name": report.name, "url": _with_query(reverse("dashboard-index"), query.urlencode())}
+        )
+    return views
+
+
+@login_required
+@require_POST
+def saved_view_create(request: HttpRequest) -> HttpResponse:
+    """Staff: save the page's filters as a saved report (a "saved view"): everyone sees it in
+    the Saved views menu, and beat keeps it warm at the interval chosen."""
+    if not request.user.is_staff:
+        raise PermissionDenied("Only staff can save views.")
+    query = QueryDict(request.POST.get("query", ""), mutable=True)
+    back = _with_query(reverse("dashboard-index"), query.urlencode(safe="/"))
+    name = " ".join(request.POST.get("name", "").split())[:100]
+    try:
+        minutes = int(request.POST.get("refresh_minutes", ""))
+    except ValueError:
+        minutes = 0
+    form = ReportFilterForm(query, queue_choices=services.queue_choices())
+    if not name:
+        messages.error(request, "Not saved: give the view a name.")
+    elif minutes not in SAVED_VIEW_REFRESH_MINUTES:
+        messages.error(request, "Not saved: choose how often it is refreshed.")
+    elif not form.is_valid():
+        messages.error(request, f"Not saved: {form.error_summary()}")
+    elif SavedReport.objects.filter(name=name).exists():
+        messages.error(request, f"Not saved: a view named {name!r} exists; choose another name.")
+    else:
+        params = {
+            key: query.getlist(key) if key in ("type", "queue") else query.get(key, "")
+            for key in SAVED_REPORT_FILTERS
+            if query.get(key, "").strip()
+        }
+        SavedReport.objects.create(name=name, params=params, refresh_seconds=minutes * 60)
+        logger.info("saved view created user=%s name=%r", request.user.pk, name)
+        messages.success(request, f"Saved as {name!r}: it is in the Saved views menu for everyone.")
+    return redirect(back)
 
 
 # --- refresh ---------------------------------------------------------------------------------------

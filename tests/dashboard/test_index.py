@@ -96,8 +96,9 @@ def test_it_labels_a_dst_day_in_local_time(client_alice: Client) -> None:
     put_report(spec_from_query(DST_DAY_QUERY))
     html = client_alice.get("/?" + DST_DAY_QUERY).content.decode()
     assert html.count('<time datetime="2024-11-03T') == 25
-    assert '<time datetime="2024-11-03T01:00:00-05:00">01:00</time>' in html
-    assert '<time datetime="2024-11-03T01:00:00-06:00">01:00</time>' in html
+    # The repeated hour's two rows say their offsets.
+    assert '<time datetime="2024-11-03T01:00:00-05:00">01:00 (UTC-05:00)</time>' in html
+    assert '<time datetime="2024-11-03T01:00:00-06:00">01:00 (UTC-06:00)</time>' in html
 
 
 def test_it_renders_a_stale_report_and_follows_its_refresh(client_alice: Client, enqueued) -> None:
@@ -395,8 +396,9 @@ def test_it_reads_a_hit_with_only_the_session_queries(
     client_alice: Client, django_assert_max_num_queries
 ) -> None:
     put_report(spec_from_query(DAY_QUERY))
-    # Session and user: the report itself comes from Redis.
-    with django_assert_max_num_queries(2):
+    # Session, user and the Saved views menu: the report itself comes from Redis (and the
+    # page's redraws, /report/panel, have no menu: tests/dashboard/test_report_panel.py).
+    with django_assert_max_num_queries(3):
         response = client_alice.get("/?" + DAY_QUERY)
     assert response.status_code == 200
 
@@ -454,3 +456,16 @@ def test_every_page_says_at_once_when_data_collection_is_down(
     # A worker's heartbeat is recent: no banner.
     fake_redis.set(worker_heartbeat_key("worker@host"), time.time(), ex=60)
     assert 'id="collection-down"' not in client_alice.get("/?" + DAY_QUERY).content.decode()
+
+
+def test_the_view_filter_is_offered_only_where_the_source_has_views(
+    client_alice: Client, enqueued, settings
+) -> None:
+    settings.ANALYTICS_SOURCE = "aggregates"
+    assert 'id="f-view"' not in client_alice.get("/?" + DAY_QUERY).content.decode()
+    assert 'id="f-view"' in client_alice.get("/?" + DAY_QUERY + "&source=graphql").content.decode()
+    # A view the source cannot apply is shown, with its error, to be fixed.
+    response = client_alice.get("/?" + DAY_QUERY + "&view=sales")
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'id="f-view"' in html and "has no views" in html

@@ -259,7 +259,12 @@ def test_the_bucket_still_filling_is_marked_and_left_out_of_the_rates() -> None:
 def test_it_labels_buckets_in_the_reports_own_clock() -> None:
     spec = spec_from_query(DST_DAY_QUERY)
     rows = kpis.table_rows(report_payload(spec))
-    assert [row["label"] for row in rows[:3]] == ["00:00", "01:00", "01:00"]
+    assert [row["label"] for row in rows[:4]] == [
+        "00:00",
+        "01:00 (UTC-05:00)",
+        "01:00 (UTC-06:00)",
+        "02:00",
+    ]
     two_days = DAY_QUERY.replace("end=2024-11-02", "end=2024-11-03")
     rows = kpis.table_rows(report_payload(spec_from_query(two_days)))
     assert rows[0]["label"] == "Sat 2 Nov 00:00" and rows[-1]["label"] == "Sun 3 Nov 23:00"
@@ -359,6 +364,10 @@ def test_it_titles_the_two_hours_of_a_dst_change_by_their_offset() -> None:
     assert kpis.report_charts(report_payload(spec_from_query(daily)))["titles"] == [
         "Sat 2 Nov (UTC-05:00)"
     ]
+    # On the axis too, the repeated hour's two labels say their offsets; no other label does.
+    labels = kpis.report_charts(report_payload(spec_from_query(DST_DAY_QUERY)))["labels"]
+    assert labels[:4] == ["00:00", "01:00 (UTC-05:00)", "01:00 (UTC-06:00)", "02:00"]
+    assert sum("UTC" in label for label in labels) == 2
 
 
 def test_it_exports_counts_as_stored_and_averages_to_the_millisecond() -> None:
