@@ -172,9 +172,19 @@ def live_body(payload: dict[str, Any] | None, *, now: float) -> dict[str, Any]:
     )
     as_of = (payload or {}).get("as_of")
     poll = float((payload or {}).get("poll_seconds") or settings.LIVE_POLL_SECONDS)
+    named = (payload or {}).get("queue_ids")
     return {
         "status": status,
         "message": message,
+        # The page's header: the names once the poller has read them (the page itself may
+        # render before the queue list is cached).
+        "filter_label": (
+            "Queues: " + ", ".join(t["name"] for t in tiles)
+            if named and tiles
+            else "All queues"
+            if payload is not None and not named
+            else ""
+        ),
         "now": now,
         "as_of": as_of,
         "as_of_label": f"{datetime.fromtimestamp(as_of, tz=zone):%H:%M:%S}" if as_of else "",

@@ -9,6 +9,7 @@
   var tiles = document.getElementById("live-tiles");
   var banner = document.getElementById("live-banner");
   var updated = document.getElementById("live-updated");
+  var filterLabel = document.getElementById("live-filter");
   if (!tiles || !banner) return;
 
   var headers = { Accept: "application/json" };
@@ -44,12 +45,17 @@
   }
 
   // Shrink a value's font until it fits its box (long queue names, "1:02:33", "1,234").
+  // Height counts only for a value allowed several lines (a queue name): a one-line value's
+  // glyphs may reach past its line box at any size.
   function fit(element) {
     element.style.fontSize = "";
-    var size = parseFloat(window.getComputedStyle(element).fontSize);
+    var style = window.getComputedStyle(element);
+    var size = parseFloat(style.fontSize);
+    var lines = style.whiteSpace !== "nowrap";
     var guard = 40;
     while (guard-- > 0 && size > 8 &&
-           (element.scrollWidth > element.clientWidth + 1 || element.scrollHeight > element.clientHeight + 1)) {
+           (element.scrollWidth > element.clientWidth + 1 ||
+            (lines && element.scrollHeight > element.clientHeight + 1))) {
       size *= 0.9;
       element.style.fontSize = size + "px";
     }
@@ -112,6 +118,7 @@
     asOfLabel = body.as_of_label || "";
     staleAfter = body.stale_after_seconds || staleAfter;
     tiles.innerHTML = body.tiles_html;
+    if (filterLabel && body.filter_label) filterLabel.textContent = body.filter_label;
     if (updated) updated.textContent = asOf !== null ? "Updated " + asOfLabel : "";
     fitAll();
     tick();
