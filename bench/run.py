@@ -24,6 +24,7 @@ from bench import (
     bench_browser,
     bench_cached,
     bench_cold,
+    bench_live,
     bench_memory,
     bench_normalise,
     bench_singleflight,
@@ -39,8 +40,9 @@ BENCHES: dict[str, Callable[[stack.Stack], BenchResult]] = {
     bench_browser.NAME: bench_browser.run,
     bench_cold.NAME: bench_cold.run,
     bench_cached.NAME: bench_cached.run,
+    bench_live.NAME: bench_live.run,
 }
-ISSUE_ORDER = ("cached", "cold", "memory", "normalise", "singleflight", "browser")
+ISSUE_ORDER = ("cached", "cold", "memory", "normalise", "singleflight", "browser", "live")
 
 
 def main(argv: list[str] | None = None) -> int:

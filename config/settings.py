@@ -442,8 +442,9 @@ LIVE_POLL_SECONDS = env_int("LIVE_POLL_SECONDS", 10, minimum=2)
 LIVE_WATCH_SECONDS = env_int(
     "LIVE_WATCH_SECONDS", max(30, 3 * LIVE_POLL_SECONDS), minimum=LIVE_POLL_SECONDS
 )
-# How often an open /live page asks /api/live (a 304 when nothing changed).
-LIVE_PAGE_POLL_SECONDS = env_int("LIVE_PAGE_POLL_SECONDS", 3, minimum=1)
+# How often an open /live page asks /api/live (a 304 when nothing changed): with the poll
+# interval, it bounds how late a change reaches the screen (LIVE_POLL_SECONDS + this).
+LIVE_PAGE_POLL_SECONDS = env_int("LIVE_PAGE_POLL_SECONDS", 2, minimum=1)
 
 # Beat's tasks live above the services they call (analytics_worker/tasks.py is found by
 # autodiscovery; this module is not named tasks.py).
