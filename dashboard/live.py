@@ -112,7 +112,7 @@ def tile_level(
 def live_tiles(
     payload: Mapping[str, Any], *, thresholds: Mapping[str, LiveThreshold], now: float
 ) -> list[dict[str, Any]]:
-    """Every tile of a snapshot, in its order."""
+    """Every tile of a snapshot, in its order; the longest waits as they are at `now`."""
     as_of = payload.get("as_of")
     tiles = []
     for queue in payload.get("queues") or ():

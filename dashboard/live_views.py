@@ -14,7 +14,9 @@ login.
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -141,7 +143,7 @@ def api_live(request: HttpRequest) -> HttpResponse:
         )
     now = time.time()
     payload = orjson.loads(snapshot.payload) if snapshot is not None else None
-    body = live_body(payload, now=now)
+    body = live_body(payload, now=now, version=snapshot.version if snapshot else "")
     response = HttpResponse(orjson.dumps(body), content_type="application/json")
     response["Cache-Control"] = "private, no-cache"
     if snapshot is not None:
@@ -160,22 +162,52 @@ def _not_modified(version: str) -> HttpResponse:
     return response
 
 
-def live_body(payload: dict[str, Any] | None, *, now: float) -> dict[str, Any]:
+def live_body(payload: dict[str, Any] | None, *, now: float, version: str = "") -> dict[str, Any]:
     """The JSON of /api/live: the status, each tile's numbers, and the tiles as HTML."""
+    status, message = live_tiles.live_status(payload, now=now, zone=_zone())
+    stale = status in ("stopped", "failed")
+    parts = _parts_cached(payload, version=version, stale=stale) if version else None
+    if parts is None:
+        parts = _snapshot_parts(payload, stale=stale)
+    return {"status": status, "message": message, "now": now, **parts}
+
+
+# What a snapshot looks like on the page depends on the snapshot alone (and the thresholds,
+# read again with each new snapshot): built once per version and web process, not per screen.
+_PARTS_CACHE: OrderedDict[tuple[str, bool], dict[str, Any]] = OrderedDict()
+_PARTS_CACHE_SIZE = 64
+_parts_lock = threading.Lock()
+
+
+def _parts_cached(
+    payload: dict[str, Any] | None, *, version: str, stale: bool
+) -> dict[str, Any] | None:
+    key = (f"{(payload or {}).get('view')}:{version}", stale)
+    with _parts_lock:
+        if key in _PARTS_CACHE:
+            _PARTS_CACHE.move_to_end(key)
+            return _PARTS_CACHE[key]
+    parts = _snapshot_parts(payload, stale=stale)
+    with _parts_lock:
+        _PARTS_CACHE[key] = parts
+        while len(_PARTS_CACHE) > _PARTS_CACHE_SIZE:
+            _PARTS_CACHE.popitem(last=False)
+    return parts
+
+
+def _snapshot_parts(payload: dict[str, Any] | None, *, stale: bool) -> dict[str, Any]:
     zone = _zone()
-    status, message = live_tiles.live_status(payload, now=now, zone=zone)
     queues = (payload or {}).get("queues") or []
+    as_of = (payload or {}).get("as_of")
+    # The longest waits as they were at the poll: live.js ticks them on from there.
     tiles = live_tiles.live_tiles(
         payload or {},
         thresholds=live_tiles.thresholds_for(q["id"] for q in queues),
-        now=now,
+        now=as_of if as_of is not None else time.time(),
     )
-    as_of = (payload or {}).get("as_of")
     poll = float((payload or {}).get("poll_seconds") or settings.LIVE_POLL_SECONDS)
     named = (payload or {}).get("queue_ids")
     return {
-        "status": status,
-        "message": message,
         # The page's header: the names once the poller has read them (the page itself may
         # render before the queue list is cached).
         "filter_label": (
@@ -185,13 +217,10 @@ def live_body(payload: dict[str, Any] | None, *, now: float) -> dict[str, Any]:
             if payload is not None and not named
             else ""
         ),
-        "now": now,
         "as_of": as_of,
         "as_of_label": f"{datetime.fromtimestamp(as_of, tz=zone):%H:%M:%S}" if as_of else "",
         "error": (payload or {}).get("error"),
         "stale_after_seconds": live_tiles.stale_after_seconds(poll),
         "queues": tiles,
-        "tiles_html": render_to_string(
-            TILES_TEMPLATE, {"tiles": tiles, "stale": status in ("stopped", "failed")}
-        ),
+        "tiles_html": render_to_string(TILES_TEMPLATE, {"tiles": tiles, "stale": stale}),
     }

@@ -21,6 +21,13 @@ QUEUES = "http://genesys.test/api/v2/routing/queues"
 SALES, SUPPORT = "q-sales", "q-support"
 
 
+@pytest.fixture(autouse=True)
+def fresh_parts_cache() -> None:
+    from dashboard import live_views
+
+    live_views._PARTS_CACHE.clear()
+
+
 @pytest.fixture
 def org(api: responses.RequestsMock, settings) -> dict[str, dict[str, Any]]:
     """A fake Genesys whose queues hold what the test puts in this dict (queue id -> state)."""
@@ -250,3 +257,20 @@ def test_redis_down_is_a_503_that_says_so(client_alice, redis_down):
     response = client_alice.get("/api/live")
     assert response.status_code == 503
     assert "Redis" in response.json()["error"]
+
+
+def test_a_snapshot_is_drawn_once_per_web_process_and_thresholds_apply_at_the_next_poll(
+    client_alice, org, enqueued, django_assert_num_queries
+):
+    now = time.time()
+    client_alice.get("/api/live?queue=q-sales")
+    org[SALES].update(waiting=1, since=_iso(now - 25), idle=3)
+    _poll(now)
+    assert _tile(client_alice.get("/api/live?queue=q-sales").json(), SALES)["level"] == "amber"
+    LiveThreshold.objects.create(queue_id=SALES, longest_wait_amber_seconds=120)
+    # The same snapshot: drawn already, so no threshold query (the session and user only).
+    with django_assert_num_queries(2):
+        same = client_alice.get("/api/live?queue=q-sales").json()
+    assert _tile(same, SALES)["level"] == "amber"
+    _poll(now + 10)
+    assert _tile(client_alice.get("/api/live?queue=q-sales").json(), SALES)["level"] == "ok"
