@@ -274,3 +274,27 @@ def test_a_snapshot_is_drawn_once_per_web_process_and_thresholds_apply_at_the_ne
     assert _tile(same, SALES)["level"] == "amber"
     _poll(now + 10)
     assert _tile(client_alice.get("/api/live?queue=q-sales").json(), SALES)["level"] == "ok"
+
+
+def test_staff_set_thresholds_in_the_admin_and_a_red_under_amber_is_refused(db, monkeypatch):
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    from analytics_worker import services
+
+    monkeypatch.setattr(services, "queue_choices", lambda: [(SALES, "Sales")])
+    client = Client()
+    client.force_login(User.objects.create_superuser("root", email="root@example.com"))
+    url = "/admin/dashboard/livethreshold/add/"
+    fields = {"queue_id": SALES, "service_level_amber_points": "5", "no_idle_agent_level": "red"}
+    refused = client.post(
+        url, {**fields, "longest_wait_amber_seconds": "60", "longest_wait_red_seconds": "30"}
+    )
+    assert refused.status_code == 200
+    assert "The red wait must be at least the amber wait." in refused.content.decode()
+    assert not LiveThreshold.objects.exists()
+    client.post(
+        url, {**fields, "longest_wait_amber_seconds": "30", "longest_wait_red_seconds": "90"}
+    )
+    saved = LiveThreshold.objects.get()
+    assert (saved.queue_id, saved.longest_wait_red_seconds) == (SALES, 90)
