@@ -197,30 +197,3 @@ def test_today_comes_from_the_report_cache_and_a_miss_starts_its_fetch(genesys, 
     # One fetch for the missing report, ahead of prefetch (someone is watching).
     assert [key for key, _ in enqueued_jobs(enqueued)] == [support_spec.key]
     assert enqueued.call_args.kwargs["priority"] == 0
-
-
-def test_against_the_simulated_org_the_snapshot_holds_what_waits_there(
-    sim, settings, monkeypatch, enqueued
-):
-    from datetime import UTC, datetime, timedelta
-
-    from genesys_sim import observations, org
-
-    settings.GENESYS_SIM_CONVERSATIONS_PER_DAY = 20_000
-    moment = datetime(2024, 5, 2, 12, 0, 7, tzinfo=UTC)
-    at_ms = int(moment.timestamp() * 1000)
-    monkeypatch.setattr(observations, "now_ms", lambda: at_ms)
-    # Counted by hand from the conversations: legs in the queue, not yet ringing an agent.
-    waiting = {q.id: 0 for q in org.QUEUES}
-    for conversation in org.iter_conversations(
-        start=moment - timedelta(hours=17), end=moment + timedelta(milliseconds=1)
-    ):
-        for leg in conversation.legs:
-            ring = min(5_000, leg.wait_ms) if leg.outcome == "answered" else 0
-            if leg.offered and leg.enter_ms <= at_ms < leg.leave_ms - ring:
-                waiting[leg.queue_id] += 1
-    assert sum(waiting.values()) > 0
-    live.live_version_read(queue_ids=[])  # all queues
-    assert live.live_poll() == "polled"
-    tiles = {q["name"]: q["waiting"] for q in _snapshot([])["queues"]}
-    assert tiles == {q.name: waiting[q.id] for q in org.QUEUES}

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
+from analytics_worker import live
 from analytics_worker.genesys.errors import GenesysProtocolError
 from analytics_worker.genesys.observations import queue_observations_query
 from genesys_sim import org
@@ -95,7 +96,6 @@ def test_an_answer_without_results_is_a_protocol_error(api):
         queue_observations_query(queue_ids=["q1"])
 
 
-@pytest.mark.django_db
 def test_it_reads_the_simulated_org_as_it_counts_itself(sim, settings, monkeypatch):
     from genesys_sim import observations
 
@@ -117,3 +117,32 @@ def test_it_reads_the_simulated_org_as_it_counts_itself(sim, settings, monkeypat
             oldest_ms = now.waiting[0][1].enter_ms
             assert seen.oldest_waiting_since == datetime.fromtimestamp(oldest_ms / 1000, UTC)
         assert sum(seen.users_by_status.values()) == len(queue.agent_ids)
+
+
+def test_against_the_simulated_org_the_snapshot_holds_what_waits_there(
+    sim, settings, monkeypatch, enqueued
+):
+    from datetime import UTC, datetime, timedelta
+
+    from genesys_sim import observations, org
+
+    settings.GENESYS_SIM_CONVERSATIONS_PER_DAY = 20_000
+    moment = datetime(2024, 5, 2, 12, 0, 7, tzinfo=UTC)
+    at_ms = int(moment.timestamp() * 1000)
+    monkeypatch.setattr(observations, "now_ms", lambda: at_ms)
+    # Counted by hand from the conversations: legs in the queue, not yet ringing an agent.
+    waiting = {q.id: 0 for q in org.QUEUES}
+    for conversation in org.iter_conversations(
+        start=moment - timedelta(hours=17), end=moment + timedelta(milliseconds=1)
+    ):
+        for leg in conversation.legs:
+            ring = min(5_000, leg.wait_ms) if leg.outcome == "answered" else 0
+            if leg.offered and leg.enter_ms <= at_ms < leg.leave_ms - ring:
+                waiting[leg.queue_id] += 1
+    assert sum(waiting.values()) > 0
+    live.live_version_read(queue_ids=[])  # all queues
+    assert live.live_poll() == "polled"
+    snapshot = live.live_snapshot_read(queue_ids=[])
+    assert snapshot is not None
+    tiles = {q["name"]: q["waiting"] for q in orjson.loads(snapshot.payload)["queues"]}
+    assert tiles == {q.name: waiting[q.id] for q in org.QUEUES}
