@@ -215,6 +215,8 @@ def test_a_supervisor_sees_the_queues_move_and_a_tile_turn_red(
         seen.add(tuple(len(expected[q]) for q in THREE))
     assert len(seen) > 1
     assert page.evaluate("window.notReloaded") is True  # updated in place, never reloaded
+    SCREENSHOT_DIR.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT_DIR / "live-supervisor-1366x768.png"))
 
     # The poller stops: past 3 polls (12 s here) the page says so in large type.
     expect(page.locator("#live-banner")).to_contain_text("Live data stopped at", timeout=30_000)
