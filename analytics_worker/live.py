@@ -44,6 +44,7 @@ from analytics_worker.redis_client import (
     live_poll_slot_key,
     live_snapshot_key,
     live_watch_key,
+    live_watchers_key,
     metric_incr,
     rate_limit_next_key,
     rate_limit_pause_key,
@@ -105,15 +106,13 @@ def _watch_and_read(
     queue_ids: Sequence[str], *, fields: Sequence[str]
 ) -> tuple[str | None, bytes | None]:
     view = live_view_key(queue_ids)
+    ttl = settings.LIVE_WATCH_SECONDS
     try:
         with get_redis().pipeline(transaction=False) as pipe:
-            pipe.set(
-                live_watch_key(view),
-                orjson.dumps(sorted(set(queue_ids))),
-                ex=settings.LIVE_WATCH_SECONDS,
-            )
+            pipe.set(live_watch_key(view), orjson.dumps(sorted(set(queue_ids))), ex=ttl)
+            pipe.zadd(live_watchers_key(), {view: time.time() + ttl})
             pipe.hmget(live_snapshot_key(view), *fields)
-            _, values = pipe.execute()
+            *_, values = pipe.execute()
     except redis.RedisError as exc:
         raise cache.CacheUnavailable(
             f"The live data store (Redis) is unavailable: {type(exc).__name__}"
@@ -131,13 +130,14 @@ def _watch_and_read(
 def live_watched_views() -> dict[str, list[str]]:
     """view -> its queue ids ([] = every queue), of every view someone watches now."""
     client = get_redis()
-    keys = list(client.scan_iter(match=live_watch_key("*"), count=500))
+    client.zremrangebyscore(live_watchers_key(), "-inf", time.time())
+    names = [as_text(view) for view in client.zrange(live_watchers_key(), 0, -1)]  # type: ignore[arg-type]
     views = {}
-    for key, value in zip(keys, client.mget(keys) if keys else [], strict=True):
-        if value is None:
-            continue  # expired between SCAN and MGET
-        view = as_text(key).rsplit(":", 1)[-1]
-        views[view] = [str(queue_id) for queue_id in orjson.loads(value)]
+    for view, value in zip(
+        names, client.mget([live_watch_key(v) for v in names]) if names else [], strict=True
+    ):
+        if value is not None:  # None: it expired since
+            views[view] = [str(queue_id) for queue_id in orjson.loads(value)]
     return views
 
 

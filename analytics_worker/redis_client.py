@@ -130,6 +130,12 @@ def live_watch_key(view: str) -> str:
     return redis_key("live", "watch", view)
 
 
+def live_watchers_key() -> str:
+    """Sorted set: every watched live view, scored by when its watcher key expires (the poller
+    reads it instead of scanning the keyspace)."""
+    return redis_key("live", "watchers")
+
+
 def live_snapshot_key(view: str) -> str:
     """Hash {version, payload} of a live view's latest snapshot."""
     return redis_key("live", "snapshot", view)
