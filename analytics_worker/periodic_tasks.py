@@ -6,7 +6,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.utils import timezone
 
-from analytics_worker import services
+from analytics_worker import live, services
 
 
 @shared_task(name="analytics_worker.refresh_due_reports")
@@ -22,3 +22,8 @@ def reap_locks_task() -> int:
 @shared_task(name="analytics_worker.refetch_settling_reports")
 def refetch_settling_reports_task() -> int:
     return services.saved_reports_refetch_settling(now=timezone.now())
+
+
+@shared_task(name="analytics_worker.poll_live_queues")
+def poll_live_queues_task() -> str:
+    return live.live_poll()

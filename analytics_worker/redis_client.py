@@ -135,6 +135,33 @@ def users_key(client: str) -> str:
     return redis_key("users", client)
 
 
+def live_watch_key(view: str) -> str:
+    """A live view someone watches: its queue ids (JSON), expiring LIVE_WATCH_SECONDS after the
+    last read of the view (analytics_worker/live.py)."""
+    return redis_key("live", "watch", view)
+
+
+def live_watchers_key() -> str:
+    """Sorted set: every watched live view, scored by when its watcher key expires (the poller
+    reads it instead of scanning the keyspace)."""
+    return redis_key("live", "watchers")
+
+
+def live_snapshot_key(view: str) -> str:
+    """Hash {version, payload} of a live view's latest snapshot."""
+    return redis_key("live", "snapshot", view)
+
+
+def live_poll_slot_key() -> str:
+    """Held for one poll interval by the live poll that has the turn."""
+    return redis_key("live", "poll")
+
+
+def live_backoff_key() -> str:
+    """Hash {until, failures, reason}: live polls skipped until then."""
+    return redis_key("live", "backoff")
+
+
 def metric_incr(name: str, amount: float = 1, **labels: str) -> None:
     """Add to a counter that every web and worker process shares (one field of one Redis hash,
     read by /metrics). Never raises: a metric must not break a fetch or a page."""

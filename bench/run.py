@@ -25,6 +25,7 @@ from bench import (
     bench_browser,
     bench_cached,
     bench_cold,
+    bench_live,
     bench_memory,
     bench_normalise,
     bench_singleflight,
@@ -41,8 +42,18 @@ BENCHES: dict[str, Callable[[stack.Stack], BenchResult]] = {
     bench_cold.NAME: bench_cold.run,
     bench_cached.NAME: bench_cached.run,
     bench_breakdown.NAME: bench_breakdown.run,
+    bench_live.NAME: bench_live.run,
 }
-ISSUE_ORDER = ("cached", "cold", "memory", "normalise", "singleflight", "browser", "breakdown")
+ISSUE_ORDER = (
+    "cached",
+    "cold",
+    "memory",
+    "normalise",
+    "singleflight",
+    "browser",
+    "breakdown",
+    "live",
+)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -436,6 +436,19 @@ LOGGING = {
 # The worker and beat log through LOGGING above too (LOG_LEVEL included, whatever their --loglevel
 # says): config/celery.py hands Celery's logging setup to it.
 
+# --- Live wallboard (/live) ----------------------------------------------------------------------
+# Beat polls the queue observations this often while someone watches (one request per 100
+# watched queues per poll, whatever the number of screens).
+LIVE_POLL_SECONDS = env_int("LIVE_POLL_SECONDS", 10, minimum=2)
+# A live view is watched for this long after its last read (each open page reads every
+# LIVE_PAGE_POLL_SECONDS): then polling for it stops.
+LIVE_WATCH_SECONDS = env_int(
+    "LIVE_WATCH_SECONDS", max(30, 3 * LIVE_POLL_SECONDS), minimum=LIVE_POLL_SECONDS
+)
+# How often an open /live page asks /api/live (a 304 when nothing changed): with the poll
+# interval, it bounds how late a change reaches the screen (LIVE_POLL_SECONDS + this).
+LIVE_PAGE_POLL_SECONDS = env_int("LIVE_PAGE_POLL_SECONDS", 2, minimum=1)
+
 # Beat's tasks live above the services they call (analytics_worker/tasks.py is found by
 # autodiscovery; this module is not named tasks.py).
 CELERY_IMPORTS = ("analytics_worker.periodic_tasks",)
@@ -457,6 +470,14 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Every 10 minutes: reload the queue names for the filter form (the cache keeps them 10 min).
     "refresh-queues": {"task": "analytics_worker.refresh_queues", "schedule": 540.0},
+    # Every LIVE_POLL_SECONDS (10 s): poll the queue observations of the live views someone
+    # watches (nothing is sent when nobody does). On the interactive queue at the top priority,
+    # ahead of prefetch; a tick not started within one interval is dropped, not run late.
+    "poll-live-queues": {
+        "task": "analytics_worker.poll_live_queues",
+        "schedule": float(LIVE_POLL_SECONDS),
+        "options": {"queue": "interactive", "priority": 0, "expires": float(LIVE_POLL_SECONDS)},
+    },
 }
 
 # --- Dashboard ---------------------------------------------------------------------------------

@@ -452,8 +452,7 @@ def bucket_labels(
     """Each bucket's label; the hour a DST change repeats says its offset, so its two buckets
     never read as one hour drawn twice ("01:00 (UTC-05:00)", "01:00 (UTC-06:00)")."""
     labels = [
-        bucket_label(str(b["start"]), granularity=granularity, multi_day=multi_day)
-        for b in buckets
+        bucket_label(str(b["start"]), granularity=granularity, multi_day=multi_day) for b in buckets
     ]
     seen: dict[str, int] = {}
     for label in labels:

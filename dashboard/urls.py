@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from dashboard import views
+from dashboard import live_views, views
 
 urlpatterns = [
     path("", views.index, name="dashboard-index"),
@@ -19,5 +19,8 @@ urlpatterns = [
     path("saved-views", views.saved_view_create, name="dashboard-saved-view-create"),
     path("healthz", views.healthz, name="dashboard-healthz"),
     path("healthz/live", views.healthz_live, name="dashboard-healthz-live"),
+    path("live", live_views.live_page, name="dashboard-live"),
+    path("api/live", live_views.api_live, name="dashboard-api-live"),
+    path("w/<str:token>", live_views.wallboard, name="dashboard-wallboard"),
     path("metrics", views.metrics_prometheus, name="dashboard-metrics"),
 ]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from genesys_sim import rest_api, users_api, views
+from genesys_sim import observations, rest_api, users_api, views
 
 # The real org splits these over two hosts (login.* for the token, api.* for the rest); the
 # simulated org serves both under /sim/, so GENESYS_LOGIN_URL and GENESYS_API_URL are the same.
@@ -23,6 +23,11 @@ urlpatterns = [
         "api/v2/analytics/users/aggregates/query",
         users_api.users_aggregates_query,
         name="genesys_sim_users_aggregates_query",
+    ),
+    path(
+        "api/v2/analytics/queues/observations/query",
+        observations.queue_observations_query,
+        name="genesys_sim_queue_observations_query",
     ),
     path("api/v2/routing/queues", rest_api.routing_queues, name="genesys_sim_routing_queues"),
     path("api/v2/users", rest_api.users, name="genesys_sim_users"),
