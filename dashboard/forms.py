@@ -9,8 +9,9 @@ defaults. The form runs report_spec_build and puts its ReportSpecError on the fi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django import forms
@@ -140,6 +141,34 @@ def queue_ids_resolve(values: str | list[str], queues: Sequence[tuple[str, str]]
     return found
 
 
+# More buckets than this and a chart is a smear of bars: the page proposes coarser ones.
+MAX_CHART_BUCKETS = 1000
+
+
+def _readable_refuse(spec: reports.ReportSpec) -> None:
+    """Refuse, for the page, a range in more buckets than a chart can show, naming the
+    granularity that fits (the API and exports take any: they are read by programs)."""
+    count = math.ceil((spec.end - spec.start) / timedelta(minutes=spec.bucket_minutes))
+    if count <= MAX_CHART_BUCKETS:
+        return
+    coarser = [
+        (name, math.ceil((spec.end - spec.start) / timedelta(minutes=minutes)))
+        for name, minutes in GRANULARITY_MINUTES.items()
+        if minutes > spec.bucket_minutes
+    ]
+    fits = next(((name, n) for name, n in coarser if n <= MAX_CHART_BUCKETS), None)
+    advice = (
+        f"choose {GRANULARITY_LABELS[fits[0]]} buckets ({fits[1]:,}) or a shorter range"
+        if fits
+        else "choose a shorter range"
+    )
+    raise reports.ReportSpecError(
+        "granularity",
+        f"{count:,} buckets of {GRANULARITY_LABELS[spec.granularity]} are more than a chart "
+        f"shows readably (at most {MAX_CHART_BUCKETS:,}): {advice}",
+    )
+
+
 class FilterBoundField(forms.BoundField):
     """A filter as index.html draws it: its input tied to its error message."""
 
@@ -259,7 +288,9 @@ class ReportFilterForm(forms.Form):
             self.spec = report_spec_from_query(
                 self.query, now=self.now or datetime.now(UTC), queues=queue.choices
             )
+            _readable_refuse(self.spec)
         except reports.ReportSpecError as exc:
+            self.spec = None
             if exc.field in self.fields:
                 self.add_error(exc.field, exc.message)
             else:  # no field to highlight: the banner names it

@@ -220,3 +220,45 @@ def test_the_queue_picker_fills_in_once_the_names_arrive_and_searches_them(
     page.wait_for_url(re.compile(r"queue=" + org.SUPPORT_ID))
     wait_for_chart(page, "chart-volume")
     expect(page.locator("#queue-summary")).to_have_text("1 selected")
+
+
+def test_a_phone_sees_nothing_wider_than_its_screen_and_folded_filters(
+    page: Any, live_server: Any
+) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server.url}/?range=yesterday&granularity=PT1H&group=queue")
+    wait_for_chart(page, "chart-groups")
+    widths = page.evaluate(
+        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    assert widths[0] <= widths[1], widths
+    expect(page.locator("#filters")).to_be_hidden()
+    page.click("#filters-toggle")
+    expect(page.locator("#filters")).to_be_visible()
+    expect(page.locator("#filters-toggle")).to_have_attribute("aria-expanded", "true")
+    SCREENSHOT_DIR.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT_DIR / "dashboard-390px.png"), full_page=True)
+
+
+def test_the_dark_theme_darkens_the_page_and_its_charts(browser: Any, page: Any, live_server: Any):
+    page.emulate_media(color_scheme="dark")
+    page.goto(f"{live_server.url}/?range=yesterday&granularity=PT1H")
+    wait_for_chart(page, "chart-volume")
+    colours = page.evaluate(
+        """() => ({
+            body: getComputedStyle(document.body).backgroundColor,
+            card: getComputedStyle(document.querySelector('.kpi')).backgroundColor,
+            ink: getComputedStyle(document.querySelector('.kpi-value')).color,
+            ticks: Chart.defaults.color,
+        })"""
+    )
+
+    def luminance(css: str) -> float:
+        red, green, blue = (int(v) for v in re.findall(r"\d+", css)[:3])
+        return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+    assert luminance(colours["body"]) < 40 and luminance(colours["card"]) < 50
+    assert luminance(colours["ink"]) > 200  # light text on the dark cards
+    assert colours["ticks"] == "#a7b3c2"  # the chart text follows the theme
+    SCREENSHOT_DIR.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT_DIR / "dashboard-dark.png"), full_page=True)

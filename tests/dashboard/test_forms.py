@@ -104,3 +104,15 @@ def test_it_takes_queues_by_name_as_well_as_by_id() -> None:
     assert form.is_valid(), form.errors
     assert form.spec is not None and form.spec.queue_ids == ("q-1", "q-2")
     assert form.selected_queue_ids() == ["q-2", "q-1"]
+
+
+def test_the_page_proposes_coarser_buckets_for_a_range_a_chart_cannot_show() -> None:
+    # 31 days of 15 minutes is 2,976 bars: refused on the granularity, with what fits.
+    form = form_for("range=custom&start=2024-05-01&end=2024-05-31&granularity=PT15M&tz=UTC")
+    assert not form.is_valid()
+    assert form.errors["granularity"] == [
+        "2,976 buckets of 15 min are more than a chart shows readably (at most 1,000): choose "
+        "1 hour buckets (744) or a shorter range"
+    ]
+    assert form.spec is None
+    assert form_for("range=custom&start=2024-05-01&end=2024-05-31&granularity=PT1H").is_valid()

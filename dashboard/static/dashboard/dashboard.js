@@ -477,6 +477,16 @@
   function setUpForm() {
     const form = $("filters");
     if (!form) return;
+    // On a phone the filters fold behind a button (open when one of them has an error).
+    const toggle = $("filters-toggle");
+    if (toggle && window.matchMedia("(max-width: 600px)").matches && !form.querySelector(".field--error")) {
+      form.classList.add("filters--folded");
+      toggle.setAttribute("aria-expanded", "false");
+    }
+    if (toggle) toggle.addEventListener("click", function () {
+      const folded = form.classList.toggle("filters--folded");
+      toggle.setAttribute("aria-expanded", folded ? "false" : "true");
+    });
     const range = $("f-range");
     function syncCustom() {
       const custom = range.value === "custom";
@@ -631,9 +641,11 @@
 
   function start() {
     if (window.Chart) {
+      // Text and grid from the page's own colours, so the dark theme's charts are dark too.
+      const style = getComputedStyle(document.documentElement);
       window.Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
-      window.Chart.defaults.color = "#5f6b7a";
-      window.Chart.defaults.borderColor = "#e6eaef";
+      window.Chart.defaults.color = style.getPropertyValue("--muted").trim() || "#5f6b7a";
+      window.Chart.defaults.borderColor = style.getPropertyValue("--line").trim() || "#e6eaef";
     }
     setUpForm();
     setUpQueuePicker();
