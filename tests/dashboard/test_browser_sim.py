@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -262,3 +263,48 @@ def test_the_dark_theme_darkens_the_page_and_its_charts(browser: Any, page: Any,
     assert colours["ticks"] == "#a7b3c2"  # the chart text follows the theme
     SCREENSHOT_DIR.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT_DIR / "dashboard-dark.png"), full_page=True)
+
+
+AXE = Path(__file__).resolve().parents[1] / "assets" / "axe-core" / "axe.min.js"
+
+
+def serious_violations(page: Any) -> list[str]:
+    """axe-core's serious and critical violations of the page as it stands (WCAG 2.x A and AA),
+    one line each. axe is evaluated into the page by the browser's own protocol: the page's
+    Content-Security-Policy stays on."""
+    page.evaluate(AXE.read_text())
+    found = page.evaluate(
+        """() => axe.run(document, {
+            runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']},
+            resultTypes: ['violations'],
+        }).then(r => r.violations.map(v => ({
+            id: v.id, impact: v.impact, help: v.help,
+            nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ')),
+        })))"""
+    )
+    return [
+        f"{v['impact']}: {v['id']} ({v['help']}) at {', '.join(v['nodes'])}"
+        for v in found
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_dashboard_and_the_live_page_pass_axe(page: Any, live_server: Any, scheme: str):
+    page.emulate_media(color_scheme=scheme)
+    page.goto(f"{live_server.url}/?range=yesterday&granularity=PT1H&group=queue")
+    wait_for_chart(page, "chart-groups")
+    assert serious_violations(page) == []
+    page.goto(f"{live_server.url}/live")
+    expect(page.locator("h1, h2").first).to_be_visible()
+    assert serious_violations(page) == []
+
+
+def test_the_login_page_passes_axe(browser: Any, live_server: Any) -> None:
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    try:
+        login = context.new_page()
+        login.goto(f"{live_server.url}/accounts/login/")
+        assert serious_violations(login) == []
+    finally:
+        context.close()
