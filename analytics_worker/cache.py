@@ -128,6 +128,42 @@ def result_lookup(
     """The cached result and whether it is fresh at `now` (never, with `force`), counted in
     gad_cache_lookups_total. With `read_cap`, the read counts against it first: past the cap,
     ReadLimitReached, and the read is not counted as a lookup."""
+    outcome, version, payload = _result_lookup_run(
+        report_key=report_key, now=now, force=force, read_cap=read_cap, with_payload=True
+    )
+    if version is None or payload is None:
+        return "miss", None
+    cached = CachedReport(payload=payload, fresh_until=version.fresh_until, as_of=version.as_of)
+    return outcome, cached
+
+
+@dataclass(frozen=True)
+class ResultVersion:
+    """Which result is cached (as_of) and until when it is fresh, without its payload."""
+
+    as_of: float
+    fresh_until: float
+
+
+def result_check(
+    *, report_key: str, now: float, read_cap: Throttle | None = None
+) -> tuple[LookupOutcome, ResultVersion | None]:
+    """result_lookup without the payload: the same counted read in one round trip of a few
+    bytes, for a poller that already holds the payload (a conditional GET)."""
+    outcome, version, _ = _result_lookup_run(
+        report_key=report_key, now=now, force=False, read_cap=read_cap, with_payload=False
+    )
+    return outcome, version
+
+
+def result_version_tag(*, report_key: str, as_of: float) -> str:
+    """A short name of one stored result (an ETag's value): a new result, a new name."""
+    return hashlib.blake2b(f"{report_key}|{as_of!r}".encode(), digest_size=12).hexdigest()
+
+
+def _result_lookup_run(
+    *, report_key: str, now: float, force: bool, read_cap: Throttle | None, with_payload: bool
+) -> tuple[LookupOutcome, ResultVersion | None, bytes | None]:
     result = result_key(report_key)
     keys = [result, metrics_key()]
     args: list[str | float | int] = [repr(now), int(force), *_LOOKUP_FIELDS]
@@ -138,23 +174,26 @@ def result_lookup(
     def attempt() -> list[Any]:
         pipe = get_redis().pipeline(transaction=True)
         pipe.evalsha(_RESULT_LOOKUP_SHA, len(keys), *keys, *args)
-        pipe.hget(result, "payload")
+        if with_payload:
+            pipe.hget(result, "payload")
         return cast(list[Any], pipe.execute())
 
     with _redis_errors():
         try:
-            counted, payload = attempt()
+            replies = attempt()
         except redis.exceptions.NoScriptError:  # a new or restarted Redis: load it, once
             get_redis().script_load(_RESULT_LOOKUP)
-            counted, payload = attempt()
+            replies = attempt()
+    counted = replies[0]
+    payload = replies[1] if with_payload else None
     if counted is None:
         assert read_cap is not None  # only a capped read is refused
         raise ReadLimitReached(f"More than {read_cap.limit} reads in {read_cap.window_seconds} s")
     outcome, fresh_until, as_of = counted
-    if payload is None or fresh_until is None or as_of is None:
-        return "miss", None
-    cached = CachedReport(payload=payload, fresh_until=float(fresh_until), as_of=float(as_of))
-    return cast(LookupOutcome, as_text(outcome)), cached
+    if fresh_until is None or as_of is None:
+        return "miss", None, None
+    version = ResultVersion(as_of=float(as_of), fresh_until=float(fresh_until))
+    return cast(LookupOutcome, as_text(outcome)), version, payload
 
 
 def result_get(*, report_key: str) -> CachedReport | None:
