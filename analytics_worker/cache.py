@@ -1,9 +1,10 @@
 """Redis: report results, job status, single-flight locks and freshness.
 
 Keys (named in redis_client, all under its KEY_PREFIX, which carries the schema version):
-- `result:<report key>`: hash {payload: JSON bytes, fresh_until: epoch s, as_of: epoch s}, with
-  the report's TTL. A hit is one round trip (result_lookup: the reader's read counted, the hash
-  read, the outcome counted), and the payload goes to the client as it is.
+- `result:<report key>`: hash {payload_deflated, payload_crc32, payload_size: the JSON document
+  compressed once (payload_gzip), fresh_until: epoch s, as_of: epoch s}, with the report's TTL.
+  A hit is one round trip (result_lookup: the reader's read counted, the hash read, the outcome
+  counted), and the payload goes to a client that accepts gzip as it is.
 - `lock:<report key>`: the id of the one job fetching that report (SET NX, with expiry).
 - `job:<job id>`: hash of the job's progress, for the page to poll.
 - `error:<report key>`: the last failure of that report, for the page and the admin.
@@ -24,6 +25,7 @@ from typing import Any, Literal, cast
 import orjson
 import redis
 
+from analytics_worker.payload_gzip import DeflatedPayload
 from analytics_worker.redis_client import (
     as_text,
     fetch_budget_key,
@@ -82,14 +84,52 @@ def _redis_errors() -> Iterator[None]:
         ) from exc
 
 
-@dataclass(frozen=True)
 class CachedReport:
-    payload: bytes  # the JSON document, ready to send
-    fresh_until: float
-    as_of: float
+    """A cached result: its times, and its payload (the JSON document) as stored, deflated
+    (payload_gzip). `payload` is the JSON, inflated on first use; `deflated` goes to a client
+    that accepts gzip as it is. Built from either form; equal when payload and times are."""
+
+    def __init__(
+        self,
+        *,
+        fresh_until: float,
+        as_of: float,
+        payload: bytes | None = None,
+        deflated: DeflatedPayload | None = None,
+    ) -> None:
+        assert (payload is None) != (deflated is None), "one form of the payload"
+        self.fresh_until = fresh_until
+        self.as_of = as_of
+        self._payload = payload
+        self._deflated = deflated
+
+    @property
+    def payload(self) -> bytes:
+        if self._payload is None:
+            assert self._deflated is not None
+            self._payload = self._deflated.inflate()
+        return self._payload
+
+    @property
+    def deflated(self) -> DeflatedPayload:
+        if self._deflated is None:
+            self._deflated = DeflatedPayload.of(self.payload)
+        return self._deflated
 
     def is_fresh(self, *, now: float) -> bool:
         return now < self.fresh_until
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CachedReport):
+            return NotImplemented
+        return (self.payload, self.fresh_until, self.as_of) == (
+            other.payload,
+            other.fresh_until,
+            other.as_of,
+        )
+
+    def __repr__(self) -> str:
+        return f"CachedReport(as_of={self.as_of!r}, fresh_until={self.fresh_until!r})"
 
 
 LookupOutcome = Literal["fresh", "stale", "miss"]
@@ -133,7 +173,7 @@ def result_lookup(
     )
     if version is None or payload is None:
         return "miss", None
-    cached = CachedReport(payload=payload, fresh_until=version.fresh_until, as_of=version.as_of)
+    cached = CachedReport(deflated=payload, fresh_until=version.fresh_until, as_of=version.as_of)
     return outcome, cached
 
 
@@ -163,7 +203,7 @@ def result_version_tag(*, report_key: str, as_of: float) -> str:
 
 def _result_lookup_run(
     *, report_key: str, now: float, force: bool, read_cap: Throttle | None, with_payload: bool
-) -> tuple[LookupOutcome, ResultVersion | None, bytes | None]:
+) -> tuple[LookupOutcome, ResultVersion | None, DeflatedPayload | None]:
     result = result_key(report_key)
     keys = [result, metrics_key()]
     args: list[str | float | int] = [repr(now), int(force), *_LOOKUP_FIELDS]
@@ -175,7 +215,7 @@ def _result_lookup_run(
         pipe = get_redis().pipeline(transaction=True)
         pipe.evalsha(_RESULT_LOOKUP_SHA, len(keys), *keys, *args)
         if with_payload:
-            pipe.hget(result, "payload")
+            pipe.hmget(result, *_PAYLOAD_FIELDS)
         return cast(list[Any], pipe.execute())
 
     with _redis_errors():
@@ -185,7 +225,7 @@ def _result_lookup_run(
             get_redis().script_load(_RESULT_LOOKUP)
             replies = attempt()
     counted = replies[0]
-    payload = replies[1] if with_payload else None
+    payload = _deflated_payload(replies[1]) if with_payload else None
     if counted is None:
         assert read_cap is not None  # only a capped read is refused
         raise ReadLimitReached(f"More than {read_cap.limit} reads in {read_cap.window_seconds} s")
@@ -196,29 +236,47 @@ def _result_lookup_run(
     return cast(LookupOutcome, as_text(outcome)), version, payload
 
 
+# The payload's fields of the result hash (payload_gzip.DeflatedPayload), read in one HMGET.
+# New names rather than a new SCHEMA_VERSION: a result stored as raw JSON (its field was
+# `payload`) has none of them, so it reads as a miss and is fetched again, never misread.
+_PAYLOAD_FIELDS = ("payload_deflated", "payload_crc32", "payload_size")
+
+
+def _deflated_payload(fields: list[Any]) -> DeflatedPayload | None:
+    blocks, crc32, size = fields
+    if blocks is None or crc32 is None or size is None:
+        return None
+    return DeflatedPayload(blocks=blocks, crc32=int(crc32), size=int(size))
+
+
 def result_get(*, report_key: str) -> CachedReport | None:
     with _redis_errors():
-        payload, fresh_until, as_of = get_redis().hmget(
-            result_key(report_key), "payload", "fresh_until", "as_of"
-        )
+        fields = get_redis().hmget(result_key(report_key), *_PAYLOAD_FIELDS, "fresh_until", "as_of")
+    payload, (fresh_until, as_of) = _deflated_payload(fields[:3]), fields[3:]
     if payload is None or fresh_until is None or as_of is None:
         return None
-    payload = payload if isinstance(payload, bytes) else payload.encode()
-    return CachedReport(payload=payload, fresh_until=float(fresh_until), as_of=float(as_of))
+    return CachedReport(deflated=payload, fresh_until=float(fresh_until), as_of=float(as_of))
 
 
 def result_put(
     *, report_key: str, payload: bytes, as_of: float, fresh_seconds: int, ttl_seconds: int
 ) -> None:
-    """Replace the result in one MULTI, so a reader sees the old result or the new, never half."""
+    """Replace the result in one MULTI, so a reader sees the old result or the new, never half.
+    The payload (JSON bytes) is stored deflated, once (payload_gzip)."""
     key = result_key(report_key)
+    deflated = DeflatedPayload.of(payload)
+    blocks_field, crc32_field, size_field = _PAYLOAD_FIELDS
+    fields: dict[str, bytes | float | int] = {
+        blocks_field: deflated.blocks,
+        crc32_field: deflated.crc32,
+        size_field: deflated.size,
+        "fresh_until": as_of + fresh_seconds,
+        "as_of": as_of,
+    }
     with _redis_errors():
         pipe = get_redis().pipeline(transaction=True)
         pipe.delete(key)
-        pipe.hset(
-            key,
-            mapping={"payload": payload, "fresh_until": as_of + fresh_seconds, "as_of": as_of},
-        )
+        pipe.hset(key, mapping=cast(Any, fields))
         pipe.expire(key, ttl_seconds)
         pipe.delete(report_error_key(report_key))
         pipe.execute()

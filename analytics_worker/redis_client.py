@@ -53,7 +53,8 @@ def redis_key(*parts: str) -> str:
 
 
 def result_key(report_key: str) -> str:
-    """Hash {payload, fresh_until, as_of} of one report's cached result."""
+    """Hash {payload_deflated, payload_crc32, payload_size, fresh_until, as_of} of one report's
+    cached result (cache.result_put)."""
     return redis_key("result", report_key)
 
 

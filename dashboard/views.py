@@ -34,12 +34,12 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.cache import patch_cache_control
+from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.http import parse_etags
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST, require_safe
 
-from analytics_worker import cache, fetch, heartbeats, reports, services
+from analytics_worker import cache, fetch, heartbeats, payload_gzip, reports, services
 from dashboard import health, kpis
 from dashboard.forms import GRANULARITY_LABELS, ReportFilterForm, report_spec_from_query
 
@@ -575,9 +575,28 @@ def api_report(request: HttpRequest) -> HttpResponse:
             "fresh_until_epoch": read.cached.fresh_until,
         }
     )
-    body = head[:-1] + b',"report":' + read.cached.payload + b"}"
-    response = HttpResponse(body, content_type="application/json")
+    head = head[:-1] + b',"report":'
+    if _accepts_gzip(request):
+        # The payload as the worker compressed it, once: only the envelope is deflated here.
+        body = payload_gzip.gzip_wrap(head=head, payload=read.cached.deflated, tail=b"}")
+        response = HttpResponse(body, content_type="application/json")
+        response["Content-Encoding"] = "gzip"
+    else:
+        response = HttpResponse(head + read.cached.payload + b"}", content_type="application/json")
     return _report_revalidated(response, spec=read.spec, as_of=read.cached.as_of)
+
+
+def _accepts_gzip(request: HttpRequest) -> bool:
+    """Whether Accept-Encoding lists gzip (or *) without refusing it with q=0."""
+    for coding in request.headers.get("Accept-Encoding", "").split(","):
+        name, _, params = coding.partition(";")
+        if name.strip().lower() in ("gzip", "*"):
+            quality = params.strip().lower().removeprefix("q=")
+            try:
+                return not params.strip() or float(quality) > 0
+            except ValueError:
+                return False
+    return False
 
 
 def _report_unchanged(request: HttpRequest) -> HttpResponse | None:
@@ -616,6 +635,7 @@ def _report_revalidated(
     costs a 304. private comes from private_cache_middleware."""
     response["ETag"] = _report_etag(spec, as_of=as_of)
     patch_cache_control(response, no_cache=True)
+    patch_vary_headers(response, ("Accept-Encoding",))
     return response
 
 

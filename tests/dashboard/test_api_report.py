@@ -165,7 +165,7 @@ def test_it_reads_a_hit_in_one_redis_round_trip(
     # One MULTI sent at once: a script counts the user's read and the hit (for /metrics) and
     # checks freshness, and the payload is read beside it.
     assert commands == []
-    assert batches == [["EVALSHA", "HGET"]]
+    assert batches == [["EVALSHA", "HMGET"]]
 
 
 # --- what one user's fetches may cost -------------------------------------------------------------
