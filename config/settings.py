@@ -206,6 +206,11 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Hashed names and gzip/brotli copies, made by collectstatic (the Dockerfile runs it).
+    "staticfiles": {"BACKEND": "config.storage.StaticFilesStorage"},
+}
 
 # --- HTTPS (production) -------------------------------------------------------------------------
 # Production serves HTTPS only, through a TLS-terminating proxy in front of gunicorn. With DEBUG
