@@ -125,6 +125,22 @@ def queues_key(client: str) -> str:
     return redis_key("queues", client)
 
 
+def session_cache_key(session_key: str) -> str:
+    """A login session's data as the database has it, or a tombstone once it is revoked
+    (dashboard.sessions)."""
+    return redis_key("session", session_key)
+
+
+def user_cache_key(user_id: int) -> str:
+    """A user's row, tagged with the user's generation when it was read (dashboard.user_cache)."""
+    return redis_key("user", str(user_id))
+
+
+def user_generation_key(user_id: int) -> str:
+    """A counter bumped on every save of the user: a cached row of an older generation is dead."""
+    return redis_key("user", str(user_id), "generation")
+
+
 def metric_incr(name: str, amount: float = 1, **labels: str) -> None:
     """Add to a counter that every web and worker process shares (one field of one Redis hash,
     read by /metrics). Never raises: a metric must not break a fetch or a page."""
