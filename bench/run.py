@@ -26,6 +26,7 @@ from bench import (
     bench_cold,
     bench_memory,
     bench_normalise,
+    bench_polling,
     bench_singleflight,
     stack,
 )
@@ -38,9 +39,10 @@ BENCHES: dict[str, Callable[[stack.Stack], BenchResult]] = {
     bench_singleflight.NAME: bench_singleflight.run,
     bench_browser.NAME: bench_browser.run,
     bench_cold.NAME: bench_cold.run,
+    bench_polling.NAME: bench_polling.run,
     bench_cached.NAME: bench_cached.run,
 }
-ISSUE_ORDER = ("cached", "cold", "memory", "normalise", "singleflight", "browser")
+ISSUE_ORDER = ("cached", "polling", "cold", "memory", "normalise", "singleflight", "browser")
 
 
 def main(argv: list[str] | None = None) -> int:
