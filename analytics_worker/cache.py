@@ -212,10 +212,11 @@ def _result_lookup_run(
         args += [read_cap.limit, read_cap.window_seconds + 1]
 
     def attempt() -> list[Any]:
+        if not with_payload:  # one command: no MULTI to wrap it in
+            return [get_redis().evalsha(_RESULT_LOOKUP_SHA, len(keys), *keys, *args)]
         pipe = get_redis().pipeline(transaction=True)
         pipe.evalsha(_RESULT_LOOKUP_SHA, len(keys), *keys, *args)
-        if with_payload:
-            pipe.hmget(result, *_PAYLOAD_FIELDS)
+        pipe.hmget(result, *_PAYLOAD_FIELDS)
         return cast(list[Any], pipe.execute())
 
     with _redis_errors():
