@@ -49,6 +49,7 @@ class Slot:
     length: int = -1  # Content-Length, -1 until the head is read (or when absent)
     status: int = 0
     close: bool = False
+    reused: bool = False  # sent on a kept-alive connection
 
 
 class LoadGenerator:
@@ -71,10 +72,11 @@ class LoadGenerator:
 
     # -- one request -----------------------------------------------------------------------------
 
-    def start(self, due: float) -> bool:
-        """Start one request; False if it failed at once (the server refused the connection)."""
-        if self.idle:
-            slot = Slot(sock=self.idle.pop(), due=due, connected=True)
+    def start(self, due: float, *, fresh: bool = False) -> bool:
+        """Start one request; False if it failed at once (the server refused the connection).
+        `fresh`: on a new connection, not a kept-alive one."""
+        if self.idle and not fresh:
+            slot = Slot(sock=self.idle.pop(), due=due, connected=True, reused=True)
             self.in_flight += 1
             self._send(slot)
             return True
@@ -93,7 +95,9 @@ class LoadGenerator:
         try:
             slot.sock.sendall(self.request)  # small enough to go in one write
         except OSError:
-            self._drop(slot)
+            self._drop(slot, failed=not slot.reused)
+            if slot.reused:  # closed by the server while idle: a new connection, as below
+                self.start(slot.due, fresh=True)
             return
         self.selector.register(slot.sock, selectors.EVENT_READ, slot)
 
@@ -123,6 +127,14 @@ class LoadGenerator:
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
+            chunk = None  # reset: the same as a close, below
+        if not chunk and slot.reused and not slot.buffer:
+            # The server closed the kept-alive connection as the request went out (its
+            # keep-alive timeout): send it again on a new one, as a browser does.
+            self._drop(slot, failed=False)
+            self.start(slot.due, fresh=True)
+            return
+        if chunk is None:
             self._drop(slot)
             return
         if not chunk:
@@ -160,14 +172,15 @@ class LoadGenerator:
         else:
             self.selector.modify(slot.sock, selectors.EVENT_READ, None)
 
-    def _drop(self, slot: Slot) -> None:
+    def _drop(self, slot: Slot, *, failed: bool = True) -> None:
         try:
             self.selector.unregister(slot.sock)
         except (KeyError, ValueError):
             pass
         slot.sock.close()
         self.in_flight -= 1
-        self._failed()
+        if failed:
+            self._failed()
 
     def _failed(self) -> None:
         if self.recording:

@@ -35,8 +35,9 @@ REDIS_BASE = "redis://127.0.0.1:6379"
 REDIS_DBS = {"cache": 8, "sim": 9, "broker": 7, "baseline": 11}
 USERNAME = "bench"
 SERVER_START_SECONDS = 60
-# gunicorn's gthread workers, as in production (docker-compose.yml: 4 threads a worker).
-SERVER_THREADS = 4
+# gunicorn's gthread workers, as in production (docker-compose.yml: 4 threads a worker);
+# BENCH_SERVER_THREADS tries another count.
+SERVER_THREADS = int(os.environ.get("BENCH_SERVER_THREADS", "4"))
 # The bare 304 view of bench "polling" (bench/wsgi.py) compares If-None-Match with this key.
 BARE_304_PATH = "/bench/bare304"
 BARE_304_KEY = "bench:etag"
