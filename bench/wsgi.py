@@ -33,9 +33,10 @@ def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> 
 
 def ceiling(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
     body = get_redis().get(CEILING_KEY) or b"{}"
-    start_response(
-        "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
-    )
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    if body.startswith(b"\x1f\x8b"):  # ours's answer to a client that accepts gzip
+        headers.append(("Content-Encoding", "gzip"))
+    start_response("200 OK", headers)
     return [body]
 
 
