@@ -4,7 +4,7 @@ CachedModelBackend is ModelBackend (AUTHENTICATION_BACKENDS) whose get_user, the
 request makes to load its user, asks Redis first. The copy is the user's whole row, password
 hash included: Django checks every request's session against a hash of it (a password change
 ends the other sessions), and a copy without it would wipe the password if anything saved it.
-Redis already holds the sessions and the Genesys token, so it is inside the same boundary.
+The copy carries an HMAC (dashboard.sealed), so write access to Redis cannot make a user staff.
 
 Every save or delete of a user bumps the user's generation in Redis, and a copy read under an
 older generation is dead: deactivation, a new password, a staff change take effect on the next
@@ -32,6 +32,7 @@ from django.http import HttpRequest
 
 from analytics_worker.redis_client import get_redis, user_cache_key, user_generation_key
 from dashboard.revocations import Kind, revocation_apply, revocation_pending, revocation_record
+from dashboard.sealed import seal, unseal
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ def user_saved(sender: type[User], instance: User, **kwargs: Any) -> None:
 
 def _copy_write(user: User, *, generation: int) -> None:
     values = {field.attname: field.value_from_object(user) for field in _FIELDS}
-    copy = orjson.dumps({"generation": generation, "values": values})
+    copy = seal(orjson.dumps({"generation": generation, "values": values}), purpose="user")
     try:
         get_redis().set(user_cache_key(user.pk), copy, ex=USER_CACHE_SECONDS)
     except redis.RedisError as exc:
@@ -106,8 +107,12 @@ def _copy_write(user: User, *, generation: int) -> None:
 def _user_from_copy(copy: bytes | str | None, *, generation: int) -> User | None:
     if copy is None:
         return None
+    value = unseal(copy if isinstance(copy, bytes) else copy.encode(), purpose="user")
+    if value is None:
+        logger.warning("user cache: a copy in Redis failed its seal, ignored")
+        return None
     try:
-        stored = orjson.loads(copy)
+        stored = orjson.loads(value)
         if stored["generation"] != generation:
             return None
         values = stored["values"]

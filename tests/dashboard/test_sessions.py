@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from unittest import mock
 
 import fakeredis
+import orjson
 import pytest
 import redis
 from django.contrib.auth.models import User
@@ -267,3 +268,34 @@ def test_a_session_made_by_the_stock_backend_still_loads(supervisor: User, enque
     client = Client()
     client.force_login(supervisor, backend="django.contrib.auth.backends.ModelBackend")
     assert client.get(URL).status_code == 200
+
+
+def test_a_forged_user_copy_in_redis_is_ignored(
+    supervisor: User, fake_redis: fakeredis.FakeRedis
+) -> None:
+    client = logged_in()
+    assert client.get("/metrics").status_code == 403
+    copy = fake_redis.get(user_cache_key(supervisor.pk))
+    assert copy is not None
+    # Someone able to write to Redis makes the copy staff, keeping its generation.
+    body = orjson.loads(copy[32:])
+    body["values"]["is_staff"] = True
+    fake_redis.set(user_cache_key(supervisor.pk), copy[:32] + orjson.dumps(body))
+    assert client.get("/metrics").status_code == 403
+    fake_redis.set(user_cache_key(supervisor.pk), orjson.dumps(body))
+    assert client.get("/metrics").status_code == 403
+
+
+def test_a_forged_session_in_redis_is_ignored(
+    supervisor: User, fake_redis: fakeredis.FakeRedis
+) -> None:
+    staff = User.objects.create_user("boss", password=PASSWORD, is_staff=True)
+    boss = logged_in("boss")
+    assert boss.get("/metrics").status_code == 200
+    client = logged_in()
+    cookie = client.cookies["sessionid"].value
+    boss_copy = fake_redis.get(session_cache_key(boss.cookies["sessionid"].value))
+    # The boss's session data (unsealed) put under the supervisor's session key.
+    fake_redis.set(session_cache_key(cookie), boss_copy[32:])
+    assert client.get("/metrics").status_code == 403
+    assert staff.is_staff
