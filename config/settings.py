@@ -218,7 +218,7 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    # Hashed names and gzip/brotli copies, made by collectstatic (the Dockerfile runs it).
+    # Hashed names and gzip copies, made by collectstatic (the Dockerfile runs it).
     "staticfiles": {"BACKEND": "config.storage.StaticFilesStorage"},
 }
 
