@@ -22,4 +22,7 @@ RUN useradd --create-home --uid 10001 app
 USER app
 
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000"]
+# gthread workers keep a connection open between requests (the sync worker closes each one),
+# as docker-compose.yml's web does; a dashboard polls, so its connections are long-lived.
+CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", \
+     "--worker-class", "gthread", "--threads", "4"]

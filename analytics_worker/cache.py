@@ -1,9 +1,10 @@
 """Redis: report results, job status, single-flight locks and freshness.
 
 Keys (named in redis_client, all under its KEY_PREFIX, which carries the schema version):
-- `result:<report key>`: hash {payload: JSON bytes, fresh_until: epoch s, as_of: epoch s}, with
-  the report's TTL. A hit is one round trip (result_lookup: the reader's read counted, the hash
-  read, the outcome counted), and the payload goes to the client as it is.
+- `result:<report key>`: hash {payload_deflated, payload_crc32, payload_size: the JSON document
+  compressed once (payload_gzip), fresh_until: epoch s, as_of: epoch s}, with the report's TTL.
+  A hit is one round trip (result_lookup: the reader's read counted, the hash read, the outcome
+  counted), and the payload goes to a client that accepts gzip as it is.
 - `lock:<report key>`: the id of the one job fetching that report (SET NX, with expiry).
 - `job:<job id>`: hash of the job's progress, for the page to poll.
 - `error:<report key>`: the last failure of that report, for the page and the admin.
@@ -24,6 +25,7 @@ from typing import Any, Literal, cast
 import orjson
 import redis
 
+from analytics_worker.payload_gzip import DeflatedPayload
 from analytics_worker.redis_client import (
     as_text,
     fetch_budget_key,
@@ -82,14 +84,52 @@ def _redis_errors() -> Iterator[None]:
         ) from exc
 
 
-@dataclass(frozen=True)
 class CachedReport:
-    payload: bytes  # the JSON document, ready to send
-    fresh_until: float
-    as_of: float
+    """A cached result: its times, and its payload (the JSON document) as stored, deflated
+    (payload_gzip). `payload` is the JSON, inflated on first use; `deflated` goes to a client
+    that accepts gzip as it is. Built from either form; equal when payload and times are."""
+
+    def __init__(
+        self,
+        *,
+        fresh_until: float,
+        as_of: float,
+        payload: bytes | None = None,
+        deflated: DeflatedPayload | None = None,
+    ) -> None:
+        assert (payload is None) != (deflated is None), "one form of the payload"
+        self.fresh_until = fresh_until
+        self.as_of = as_of
+        self._payload = payload
+        self._deflated = deflated
+
+    @property
+    def payload(self) -> bytes:
+        if self._payload is None:
+            assert self._deflated is not None
+            self._payload = self._deflated.inflate()
+        return self._payload
+
+    @property
+    def deflated(self) -> DeflatedPayload:
+        if self._deflated is None:
+            self._deflated = DeflatedPayload.of(self.payload)
+        return self._deflated
 
     def is_fresh(self, *, now: float) -> bool:
         return now < self.fresh_until
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CachedReport):
+            return NotImplemented
+        return (self.payload, self.fresh_until, self.as_of) == (
+            other.payload,
+            other.fresh_until,
+            other.as_of,
+        )
+
+    def __repr__(self) -> str:
+        return f"CachedReport(as_of={self.as_of!r}, fresh_until={self.fresh_until!r})"
 
 
 LookupOutcome = Literal["fresh", "stale", "miss"]
@@ -128,6 +168,42 @@ def result_lookup(
     """The cached result and whether it is fresh at `now` (never, with `force`), counted in
     gad_cache_lookups_total. With `read_cap`, the read counts against it first: past the cap,
     ReadLimitReached, and the read is not counted as a lookup."""
+    outcome, version, payload = _result_lookup_run(
+        report_key=report_key, now=now, force=force, read_cap=read_cap, with_payload=True
+    )
+    if version is None or payload is None:
+        return "miss", None
+    cached = CachedReport(deflated=payload, fresh_until=version.fresh_until, as_of=version.as_of)
+    return outcome, cached
+
+
+@dataclass(frozen=True)
+class ResultVersion:
+    """Which result is cached (as_of) and until when it is fresh, without its payload."""
+
+    as_of: float
+    fresh_until: float
+
+
+def result_check(
+    *, report_key: str, now: float, read_cap: Throttle | None = None
+) -> tuple[LookupOutcome, ResultVersion | None]:
+    """result_lookup without the payload: the same counted read in one round trip of a few
+    bytes, for a poller that already holds the payload (a conditional GET)."""
+    outcome, version, _ = _result_lookup_run(
+        report_key=report_key, now=now, force=False, read_cap=read_cap, with_payload=False
+    )
+    return outcome, version
+
+
+def result_version_tag(*, report_key: str, as_of: float) -> str:
+    """A short name of one stored result (an ETag's value): a new result, a new name."""
+    return hashlib.blake2b(f"{report_key}|{as_of!r}".encode(), digest_size=12).hexdigest()
+
+
+def _result_lookup_run(
+    *, report_key: str, now: float, force: bool, read_cap: Throttle | None, with_payload: bool
+) -> tuple[LookupOutcome, ResultVersion | None, DeflatedPayload | None]:
     result = result_key(report_key)
     keys = [result, metrics_key()]
     args: list[str | float | int] = [repr(now), int(force), *_LOOKUP_FIELDS]
@@ -136,50 +212,72 @@ def result_lookup(
         args += [read_cap.limit, read_cap.window_seconds + 1]
 
     def attempt() -> list[Any]:
+        if not with_payload:  # one command: no MULTI to wrap it in
+            return [get_redis().evalsha(_RESULT_LOOKUP_SHA, len(keys), *keys, *args)]
         pipe = get_redis().pipeline(transaction=True)
         pipe.evalsha(_RESULT_LOOKUP_SHA, len(keys), *keys, *args)
-        pipe.hget(result, "payload")
+        pipe.hmget(result, *_PAYLOAD_FIELDS)
         return cast(list[Any], pipe.execute())
 
     with _redis_errors():
         try:
-            counted, payload = attempt()
+            replies = attempt()
         except redis.exceptions.NoScriptError:  # a new or restarted Redis: load it, once
             get_redis().script_load(_RESULT_LOOKUP)
-            counted, payload = attempt()
+            replies = attempt()
+    counted = replies[0]
+    payload = _deflated_payload(replies[1]) if with_payload else None
     if counted is None:
         assert read_cap is not None  # only a capped read is refused
         raise ReadLimitReached(f"More than {read_cap.limit} reads in {read_cap.window_seconds} s")
     outcome, fresh_until, as_of = counted
-    if payload is None or fresh_until is None or as_of is None:
-        return "miss", None
-    cached = CachedReport(payload=payload, fresh_until=float(fresh_until), as_of=float(as_of))
-    return cast(LookupOutcome, as_text(outcome)), cached
+    if fresh_until is None or as_of is None:
+        return "miss", None, None
+    version = ResultVersion(as_of=float(as_of), fresh_until=float(fresh_until))
+    return cast(LookupOutcome, as_text(outcome)), version, payload
+
+
+# The payload's fields of the result hash (payload_gzip.DeflatedPayload), read in one HMGET.
+# New names rather than a new SCHEMA_VERSION: a result stored as raw JSON (its field was
+# `payload`) has none of them, so it reads as a miss and is fetched again, never misread.
+_PAYLOAD_FIELDS = ("payload_deflated", "payload_crc32", "payload_size")
+
+
+def _deflated_payload(fields: list[Any]) -> DeflatedPayload | None:
+    blocks, crc32, size = fields
+    if blocks is None or crc32 is None or size is None:
+        return None
+    return DeflatedPayload(blocks=blocks, crc32=int(crc32), size=int(size))
 
 
 def result_get(*, report_key: str) -> CachedReport | None:
     with _redis_errors():
-        payload, fresh_until, as_of = get_redis().hmget(
-            result_key(report_key), "payload", "fresh_until", "as_of"
-        )
+        fields = get_redis().hmget(result_key(report_key), *_PAYLOAD_FIELDS, "fresh_until", "as_of")
+    payload, (fresh_until, as_of) = _deflated_payload(fields[:3]), fields[3:]
     if payload is None or fresh_until is None or as_of is None:
         return None
-    payload = payload if isinstance(payload, bytes) else payload.encode()
-    return CachedReport(payload=payload, fresh_until=float(fresh_until), as_of=float(as_of))
+    return CachedReport(deflated=payload, fresh_until=float(fresh_until), as_of=float(as_of))
 
 
 def result_put(
     *, report_key: str, payload: bytes, as_of: float, fresh_seconds: int, ttl_seconds: int
 ) -> None:
-    """Replace the result in one MULTI, so a reader sees the old result or the new, never half."""
+    """Replace the result in one MULTI, so a reader sees the old result or the new, never half.
+    The payload (JSON bytes) is stored deflated, once (payload_gzip)."""
     key = result_key(report_key)
+    deflated = DeflatedPayload.of(payload)
+    blocks_field, crc32_field, size_field = _PAYLOAD_FIELDS
+    fields: dict[str, bytes | float | int] = {
+        blocks_field: deflated.blocks,
+        crc32_field: deflated.crc32,
+        size_field: deflated.size,
+        "fresh_until": as_of + fresh_seconds,
+        "as_of": as_of,
+    }
     with _redis_errors():
         pipe = get_redis().pipeline(transaction=True)
         pipe.delete(key)
-        pipe.hset(
-            key,
-            mapping={"payload": payload, "fresh_until": as_of + fresh_seconds, "as_of": as_of},
-        )
+        pipe.hset(key, mapping=cast(Any, fields))
         pipe.expire(key, ttl_seconds)
         pipe.delete(report_error_key(report_key))
         pipe.execute()

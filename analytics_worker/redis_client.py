@@ -53,7 +53,8 @@ def redis_key(*parts: str) -> str:
 
 
 def result_key(report_key: str) -> str:
-    """Hash {payload, fresh_until, as_of} of one report's cached result."""
+    """Hash {payload_deflated, payload_crc32, payload_size, fresh_until, as_of} of one report's
+    cached result (cache.result_put)."""
     return redis_key("result", report_key)
 
 
@@ -160,6 +161,22 @@ def live_poll_slot_key() -> str:
 def live_backoff_key() -> str:
     """Hash {until, failures, reason}: live polls skipped until then."""
     return redis_key("live", "backoff")
+
+
+def session_cache_key(session_key: str) -> str:
+    """A login session's data as the database has it, or a tombstone once it is revoked
+    (dashboard.sessions)."""
+    return redis_key("session", session_key)
+
+
+def user_cache_key(user_id: int) -> str:
+    """A user's row, tagged with the user's generation when it was read (dashboard.user_cache)."""
+    return redis_key("user", str(user_id))
+
+
+def user_generation_key(user_id: int) -> str:
+    """A counter bumped on every save of the user: a cached row of an older generation is dead."""
+    return redis_key("user", str(user_id), "generation")
 
 
 def metric_incr(name: str, amount: float = 1, **labels: str) -> None:

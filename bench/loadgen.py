@@ -9,8 +9,9 @@ CPU next to the server it measures:
   does. A request's latency counts from when it was due, not from when it was sent, so a server
   that falls behind shows it (no "coordinated omission").
 
-Keep-alive is used whenever the server allows it; gunicorn's sync workers answer
-`Connection: close`, and then each request opens a new connection. The client waits for the
+Keep-alive is used whenever the server allows it, as browsers do (the benches' gunicorn runs
+gthread workers, as production does); a server that answers `Connection: close` (gunicorn's
+sync workers) makes each request open a new connection. The client waits for the
 server's FIN before closing, so TIME_WAIT stays on the server side and the client never runs out
 of ports. Prints one JSON object: requests, errors, statuses, requests/s, latency percentiles.
 No Django here: this process must stay small and fast.
@@ -32,6 +33,8 @@ from typing import Any
 import orjson
 
 RECV_SIZE = 256 * 1024
+# Answers that never have a body: a conditional GET's 304 among them.
+NO_BODY_STATUSES = frozenset({204, 304})
 
 
 @dataclass
@@ -46,14 +49,18 @@ class Slot:
     length: int = -1  # Content-Length, -1 until the head is read (or when absent)
     status: int = 0
     close: bool = False
+    reused: bool = False  # sent on a kept-alive connection
 
 
 class LoadGenerator:
-    def __init__(self, *, host: str, port: int, path: str, cookie: str) -> None:
+    def __init__(
+        self, *, host: str, port: int, path: str, cookie: str, extra: tuple[str, ...] = ()
+    ) -> None:
         self.address = (host, port)
         headers = [f"GET {path} HTTP/1.1", f"Host: {host}:{port}", "Accept: application/json"]
         if cookie:
             headers.append(f"Cookie: {cookie}")
+        headers += extra
         self.request = ("\r\n".join(headers) + "\r\n\r\n").encode()
         self.selector = selectors.DefaultSelector()
         self.idle: list[socket.socket] = []  # keep-alive connections ready for a request
@@ -65,10 +72,11 @@ class LoadGenerator:
 
     # -- one request -----------------------------------------------------------------------------
 
-    def start(self, due: float) -> bool:
-        """Start one request; False if it failed at once (the server refused the connection)."""
-        if self.idle:
-            slot = Slot(sock=self.idle.pop(), due=due, connected=True)
+    def start(self, due: float, *, fresh: bool = False) -> bool:
+        """Start one request; False if it failed at once (the server refused the connection).
+        `fresh`: on a new connection, not a kept-alive one."""
+        if self.idle and not fresh:
+            slot = Slot(sock=self.idle.pop(), due=due, connected=True, reused=True)
             self.in_flight += 1
             self._send(slot)
             return True
@@ -87,7 +95,9 @@ class LoadGenerator:
         try:
             slot.sock.sendall(self.request)  # small enough to go in one write
         except OSError:
-            self._drop(slot)
+            self._drop(slot, failed=not slot.reused)
+            if slot.reused:  # closed by the server while idle: a new connection, as below
+                self.start(slot.due, fresh=True)
             return
         self.selector.register(slot.sock, selectors.EVENT_READ, slot)
 
@@ -117,6 +127,14 @@ class LoadGenerator:
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
+            chunk = None  # reset: the same as a close, below
+        if not chunk and slot.reused and not slot.buffer:
+            # The server closed the kept-alive connection as the request went out (its
+            # keep-alive timeout): send it again on a new one, as a browser does.
+            self._drop(slot, failed=False)
+            self.start(slot.due, fresh=True)
+            return
+        if chunk is None:
             self._drop(slot)
             return
         if not chunk:
@@ -132,9 +150,11 @@ class LoadGenerator:
                 return
             head = bytes(slot.buffer[: slot.head_end]).lower()
             slot.status = int(head[9:12])
+            if slot.status in NO_BODY_STATUSES:
+                slot.length = 0  # whatever Content-Length says (RFC 9110 6.4.1)
             for line in head.split(b"\r\n")[1:]:
                 name, _, value = line.partition(b":")
-                if name == b"content-length":
+                if name == b"content-length" and slot.status not in NO_BODY_STATUSES:
                     slot.length = int(value)
                 elif name == b"connection" and b"close" in value:
                     slot.close = True
@@ -152,14 +172,15 @@ class LoadGenerator:
         else:
             self.selector.modify(slot.sock, selectors.EVENT_READ, None)
 
-    def _drop(self, slot: Slot) -> None:
+    def _drop(self, slot: Slot, *, failed: bool = True) -> None:
         try:
             self.selector.unregister(slot.sock)
         except (KeyError, ValueError):
             pass
         slot.sock.close()
         self.in_flight -= 1
-        self._failed()
+        if failed:
+            self._failed()
 
     def _failed(self) -> None:
         if self.recording:
@@ -224,7 +245,12 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 
 def summary(generator: LoadGenerator, seconds: float) -> dict[str, Any]:
     values = sorted(generator.latencies)
-    ok = sum(count for status, count in generator.statuses.items() if 200 <= status < 300)
+    # A 304 answers a conditional GET as intended (bench "polling").
+    ok = sum(
+        count
+        for status, count in generator.statuses.items()
+        if 200 <= status < 300 or status == 304
+    )
     return {
         "requests": len(values),
         "ok": ok,
@@ -245,6 +271,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--path", required=True)
     parser.add_argument("--cookie", default="")
+    parser.add_argument(
+        "--header", action="append", default=[], help="another request header, 'Name: value'"
+    )
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--warmup", type=float, default=0.5, help="seconds not recorded")
     parser.add_argument("--concurrency", type=int, default=8, help="closed loop: in flight")
@@ -255,7 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.host != "127.0.0.1":
         parser.error("benchmarks only ever send traffic to 127.0.0.1")
 
-    generator = LoadGenerator(host=args.host, port=args.port, path=args.path, cookie=args.cookie)
+    generator = LoadGenerator(
+        host=args.host, port=args.port, path=args.path, cookie=args.cookie, extra=tuple(args.header)
+    )
     if args.warmup > 0:
         generator.recording = False
         if args.rate:

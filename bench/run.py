@@ -28,6 +28,7 @@ from bench import (
     bench_live,
     bench_memory,
     bench_normalise,
+    bench_polling,
     bench_singleflight,
     stack,
 )
@@ -40,12 +41,14 @@ BENCHES: dict[str, Callable[[stack.Stack], BenchResult]] = {
     bench_singleflight.NAME: bench_singleflight.run,
     bench_browser.NAME: bench_browser.run,
     bench_cold.NAME: bench_cold.run,
+    bench_polling.NAME: bench_polling.run,
     bench_cached.NAME: bench_cached.run,
     bench_breakdown.NAME: bench_breakdown.run,
     bench_live.NAME: bench_live.run,
 }
 ISSUE_ORDER = (
     "cached",
+    "polling",
     "cold",
     "memory",
     "normalise",

@@ -182,11 +182,21 @@ LOGIN_REDIRECT_URL = "dashboard-index"
 
 # --- Login throttling (django-axes) ----------------------------------------------------------------
 # Both login pages (/accounts/login/ and the admin's) authenticate through these backends: axes
-# first refuses a locked-out username or address, ModelBackend then checks the password.
+# first refuses a locked-out username or address, the cached ModelBackend then checks the password.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
+    # ModelBackend, the request's user read from Redis and dropped on every save of it.
+    "dashboard.user_cache.CachedModelBackend",
+    # Never asked to log in (the one above ends the chain): it only loads the users of sessions
+    # it made before the cached one came, so a deploy logs no one out.
     "django.contrib.auth.backends.ModelBackend",
 ]
+# Sessions read from Redis and kept in the database, revocable with Redis down (the module
+# says why not Django's cached_db).
+SESSION_ENGINE = "dashboard.sessions"
+# How often each web process reads the revocations that Redis missed while unreachable (a
+# logout, a saved user): the longest a process may trust such a copy after Redis is back.
+CACHE_REVOCATION_POLL_SECONDS = env_int("CACHE_REVOCATION_POLL_SECONDS", 1)
 # After this many failed logins for one username, or from one address, further attempts are
 # refused (HTTP 429) for LOGIN_LOCKOUT_MINUTES; a success before then starts the count afresh.
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
@@ -207,6 +217,11 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Hashed names and gzip copies, made by collectstatic (the Dockerfile runs it).
+    "staticfiles": {"BACKEND": "config.storage.StaticFilesStorage"},
+}
 
 # --- HTTPS (production) -------------------------------------------------------------------------
 # Production serves HTTPS only, through a TLS-terminating proxy in front of gunicorn. With DEBUG

@@ -34,10 +34,12 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.cache import patch_cache_control, patch_vary_headers
+from django.utils.http import parse_etags
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST, require_safe
 
-from analytics_worker import cache, fetch, heartbeats, reports, services
+from analytics_worker import cache, fetch, heartbeats, payload_gzip, reports, services
 from analytics_worker.models import SavedReport
 from dashboard import breakdowns, drilldown, exports, health, kpis
 from dashboard.forms import (
@@ -625,6 +627,9 @@ def report_panel(request: HttpRequest) -> HttpResponse:
 
 @api_get
 def api_report(request: HttpRequest) -> HttpResponse:
+    unchanged = _report_unchanged(request)
+    if unchanged is not None:
+        return unchanged
     read = _json_report_read(request)
     if isinstance(read, HttpResponse):
         return read
@@ -650,8 +655,68 @@ def api_report(request: HttpRequest) -> HttpResponse:
             "fresh_until_epoch": read.cached.fresh_until,
         }
     )
-    body = head[:-1] + b',"report":' + read.cached.payload + b"}"
-    return HttpResponse(body, content_type="application/json")
+    head = head[:-1] + b',"report":'
+    if _accepts_gzip(request):
+        # The payload as the worker compressed it, once: only the envelope is deflated here.
+        body = payload_gzip.gzip_wrap(head=head, payload=read.cached.deflated, tail=b"}")
+        response = HttpResponse(body, content_type="application/json")
+        response["Content-Encoding"] = "gzip"
+    else:
+        response = HttpResponse(head + read.cached.payload + b"}", content_type="application/json")
+    return _report_revalidated(response, spec=read.spec, as_of=read.cached.as_of)
+
+
+def _accepts_gzip(request: HttpRequest) -> bool:
+    """Whether Accept-Encoding lists gzip (or *) without refusing it with q=0."""
+    for coding in request.headers.get("Accept-Encoding", "").split(","):
+        name, _, params = coding.partition(";")
+        if name.strip().lower() in ("gzip", "*"):
+            quality = params.strip().lower().removeprefix("q=")
+            try:
+                return not params.strip() or float(quality) > 0
+            except ValueError:
+                return False
+    return False
+
+
+def _report_unchanged(request: HttpRequest) -> HttpResponse | None:
+    """304 Not Modified when the poller's If-None-Match names the fresh result still cached:
+    one small Redis read, and the payload never leaves Redis. None: answer in full (a stale
+    result, whose read starts its refresh; a changed one; a bad query; Redis down; over the
+    read cap, which the full read then refuses, counting that read a second time)."""
+    sent = request.headers.get("If-None-Match")
+    if not sent:
+        return None
+    try:
+        spec = _spec_build(request)
+        outcome, version = cache.result_check(
+            report_key=spec.key, now=time.time(), read_cap=_read_cap(request)
+        )
+    except (reports.ReportSpecError, cache.ReadLimitReached, cache.CacheUnavailable):
+        return None
+    if outcome != "fresh" or version is None:
+        return None
+    etag = _report_etag(spec, as_of=version.as_of)
+    # Weak comparison (RFC 9110 13.1.2): the tag names the result, whatever its encoding.
+    if etag.removeprefix("W/") not in {tag.removeprefix("W/") for tag in parse_etags(sent)}:
+        return None
+    return _report_revalidated(HttpResponse(status=304), spec=spec, as_of=version.as_of)
+
+
+def _report_etag(spec: reports.ReportSpec, *, as_of: float) -> str:
+    return f'W/"{cache.result_version_tag(report_key=spec.key, as_of=as_of)}"'
+
+
+def _report_revalidated(
+    response: HttpResponse, *, spec: reports.ReportSpec, as_of: float
+) -> HttpResponse:
+    """The result's ETag, and no-cache: the browser may keep the answer but asks again every
+    time with If-None-Match (fetch() does that by itself), so a poll of an unchanged report
+    costs a 304. private comes from private_cache_middleware."""
+    response["ETag"] = _report_etag(spec, as_of=as_of)
+    patch_cache_control(response, no_cache=True)
+    patch_vary_headers(response, ("Accept-Encoding",))
+    return response
 
 
 @api_get

@@ -1,0 +1,121 @@
+"""The session engine (SESSION_ENGINE): sessions read from Redis, kept in the database, and
+revocable whether Redis answers or not.
+
+Every write goes to the database first, then to Redis; a read asks Redis and falls back to the
+database. A cached hit then loads its session without a database round trip (a fifth of a hit's
+time before, docs/PERFORMANCE.md), and the database stays the truth: Redis down, every session
+still loads, saves and ends there.
+
+Why not Django's `cached_db`, which has the same shape:
+- its read fails the request when Redis is down and the session is not in the cache (the write
+  back to the cache after the database read is not guarded), so no page loads while Redis is
+  down, against the architecture's "degrade, not fail";
+- a logout while Redis is unreachable deletes the database row but leaves the cached copy,
+  which is valid again once Redis answers: the stolen cookie of a logged-out session works
+  again. Here a revocation Redis missed is kept in the database and honoured by every web
+  process until it reaches Redis (dashboard.revocations);
+- a request that read the session from the database just before a logout writes it back to
+  the cache after the logout deleted it. Here a logout leaves a tombstone, and the write back
+  is SET NX.
+The user is cached the same way, by dashboard.user_cache (the authentication backend).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, cast
+
+import redis
+from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
+from django.utils import timezone
+
+from analytics_worker.redis_client import get_redis, session_cache_key
+from dashboard.revocations import (
+    SESSION_TOMBSTONE,
+    Kind,
+    revocation_apply,
+    revocation_pending,
+    revocation_record,
+)
+from dashboard.sealed import seal, unseal
+
+logger = logging.getLogger(__name__)
+
+
+class SessionStore(DatabaseSessionStore):
+    def load(self) -> dict[str, Any]:
+        key = self.session_key
+        trusted = key is not None and not revocation_pending(kind=Kind.SESSION_REVOKED, name=key)
+        trusted = trusted and not revocation_pending(kind=Kind.SESSION_CHANGED, name=str(key))
+        reachable = False
+        if trusted:
+            assert key is not None
+            try:
+                stored = get_redis().get(session_cache_key(key))
+                reachable = True
+            except redis.RedisError as exc:
+                logger.warning("sessions: Redis unreachable, reading the database: %s", exc)
+            else:
+                if stored == SESSION_TOMBSTONE:
+                    self._session_key = None
+                    return {}
+                if isinstance(stored, str):
+                    stored = stored.encode()
+                value = unseal(stored, purpose="session") if stored is not None else None
+                if value is not None:
+                    return cast(dict[str, Any], self.serializer().loads(value))
+                if stored is not None:
+                    logger.warning("sessions: a copy in Redis failed its seal, ignored")
+        # The db backend's own read (not in django-stubs): the row, or None if absent or expired.
+        row = self._get_session_from_db()  # type: ignore[attr-defined]
+        if row is None:
+            self._session_key = None
+            return {}
+        data = self.decode(row.session_data)
+        if reachable:
+            self._cache_write(data, expires=row.expire_date, only_new=True)
+        return data
+
+    def save(self, must_create: bool = False) -> None:
+        super().save(must_create=must_create)  # the database first: it is the truth
+        key = self.session_key
+        assert key is not None
+        # What the db backend's save stores (_get_session: not in django-stubs).
+        data = self._get_session(no_load=must_create)  # type: ignore[attr-defined]
+        if not self._cache_write(data, expires=self.get_expiry_date(), only_new=False):
+            # A new session has no older copy in Redis; a changed one has, which must go.
+            if not must_create:
+                revocation_record(kind=Kind.SESSION_CHANGED, name=key)
+
+    def delete(self, session_key: str | None = None) -> None:
+        key = session_key if session_key is not None else self.session_key
+        super().delete(session_key)
+        if key is None:
+            return
+        try:
+            revocation_apply(kind=Kind.SESSION_REVOKED, name=key)
+        except redis.RedisError as exc:
+            logger.warning("sessions: Redis unreachable at logout: %s", exc)
+            revocation_record(kind=Kind.SESSION_REVOKED, name=key)
+
+    def _cache_write(self, data: dict[str, Any], *, expires: Any, only_new: bool) -> bool:
+        """Put the session's data in Redis until it expires; False if Redis did not answer.
+        `only_new`: never over a tombstone or a newer copy (a write back after a read).
+
+        The data as the session serializer writes it (JSON) under an HMAC (dashboard.sealed),
+        not in the database's signed form, whose base64 and decoding cost more."""
+        assert self.session_key is not None
+        seconds = int((expires - timezone.now()).total_seconds())
+        if seconds <= 0:
+            return True
+        try:
+            get_redis().set(
+                session_cache_key(self.session_key),
+                seal(self.serializer().dumps(data), purpose="session"),
+                ex=seconds,
+                nx=only_new,
+            )
+        except redis.RedisError as exc:
+            logger.warning("sessions: Redis unreachable, kept in the database only: %s", exc)
+            return False
+        return True

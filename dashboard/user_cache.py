@@ -1,0 +1,126 @@
+"""The logged-in user read from Redis instead of the database, and dropped on every save of it.
+
+CachedModelBackend is ModelBackend (AUTHENTICATION_BACKENDS) whose get_user, the one call a
+request makes to load its user, asks Redis first. The copy is the user's whole row, password
+hash included: Django checks every request's session against a hash of it (a password change
+ends the other sessions), and a copy without it would wipe the password if anything saved it.
+The copy carries an HMAC (dashboard.sealed), so write access to Redis cannot make a user staff.
+
+Every save or delete of a user bumps the user's generation in Redis, and a copy read under an
+older generation is dead: deactivation, a new password, a staff change take effect on the next
+request on every web process. The generation is read before the database, and the copy written
+under it, so a read that races a save writes a copy that is already dead. The bump is a signal
+receiver (connected in DashboardConfig.ready), the one hook that sees every save, the admin's
+and `changepassword`'s included; it runs again after the transaction commits, so a reader
+between the two cannot cache the row as it was. QuerySet.update() sends no signal: code that
+changes users that way must call user_changed() itself (the product has none).
+Redis unreachable at a save: the bump waits in the database (dashboard.revocations).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+import redis
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import HttpRequest
+
+from analytics_worker.redis_client import get_redis, user_cache_key, user_generation_key
+from dashboard.revocations import Kind, revocation_apply, revocation_pending, revocation_record
+from dashboard.sealed import seal, unseal
+
+logger = logging.getLogger(__name__)
+
+# A copy outlives no change (each save kills it); this only bounds what idle users leave.
+USER_CACHE_SECONDS = 3600
+_FIELDS = [field for field in User._meta.concrete_fields]
+
+
+class CachedModelBackend(ModelBackend):
+    def authenticate(
+        self,
+        request: HttpRequest | None,
+        username: str | None = None,
+        password: str | None = None,
+        **kwargs: Any,
+    ) -> User | None:
+        user = super().authenticate(request, username=username, password=password, **kwargs)
+        if user is None and username is not None and password is not None:
+            # Checked and refused: end the chain, or ModelBackend, listed after this one for
+            # the sessions it made before, would hash the password a second time.
+            raise PermissionDenied
+        return user
+
+    def get_user(self, user_id: Any) -> User | None:
+        try:
+            pk = int(user_id)
+        except (TypeError, ValueError):
+            return None
+        generation: int | None = None
+        if not revocation_pending(kind=Kind.USER_CHANGED, name=str(pk)):
+            try:
+                copy, stored_generation = get_redis().mget(
+                    user_cache_key(pk), user_generation_key(pk)
+                )
+            except redis.RedisError as exc:
+                logger.warning("user cache: Redis unreachable, reading the database: %s", exc)
+            else:
+                generation = int(stored_generation or 0)
+                user = _user_from_copy(copy, generation=generation)
+                if user is not None:
+                    return user if self.user_can_authenticate(user) else None
+        found = super().get_user(pk)
+        if found is not None and generation is not None:
+            _copy_write(found, generation=generation)
+        return found
+
+
+def user_changed(user_id: int) -> None:
+    """Kill every cached copy of the user (any save of it calls this)."""
+    try:
+        revocation_apply(kind=Kind.USER_CHANGED, name=str(user_id))
+    except redis.RedisError as exc:
+        logger.warning("user cache: Redis unreachable at a user's save: %s", exc)
+        revocation_record(kind=Kind.USER_CHANGED, name=str(user_id))
+
+
+def user_saved(sender: type[User], instance: User, **kwargs: Any) -> None:
+    """post_save and post_delete receiver: now, and again once the transaction commits."""
+    user_changed(instance.pk)
+    transaction.on_commit(lambda: user_changed(instance.pk))
+
+
+def _copy_write(user: User, *, generation: int) -> None:
+    values = {field.attname: field.value_from_object(user) for field in _FIELDS}
+    copy = seal(orjson.dumps({"generation": generation, "values": values}), purpose="user")
+    try:
+        get_redis().set(user_cache_key(user.pk), copy, ex=USER_CACHE_SECONDS)
+    except redis.RedisError as exc:
+        logger.warning("user cache: Redis unreachable, user not cached: %s", exc)
+
+
+def _user_from_copy(copy: bytes | str | None, *, generation: int) -> User | None:
+    if copy is None:
+        return None
+    value = unseal(copy if isinstance(copy, bytes) else copy.encode(), purpose="user")
+    if value is None:
+        logger.warning("user cache: a copy in Redis failed its seal, ignored")
+        return None
+    try:
+        stored = orjson.loads(value)
+        if stored["generation"] != generation:
+            return None
+        values = stored["values"]
+        return User.from_db(
+            "default",
+            [field.attname for field in _FIELDS],
+            [field.to_python(values[field.attname]) for field in _FIELDS],
+        )
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        logger.warning("user cache: unreadable copy ignored: %s", exc)
+        return None
