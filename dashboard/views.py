@@ -11,6 +11,7 @@ read came to into its response.
 from __future__ import annotations
 
 import csv
+import hashlib
 import hmac
 import io
 import logging
@@ -597,14 +598,19 @@ def report_panel(request: HttpRequest) -> HttpResponse:
     finished, an auto-refresh tick): the KPI tiles and the bucket table as HTML rendered from
     the page's own templates, and the chart data. Answers like /api/report: 200 with the
     report (fresh, stale or degraded), 202 with the job fetching it, errors as {"error": ...}.
+    The page's pollers (auto-refresh, wallboards) send If-None-Match by themselves: an
+    unchanged panel costs a 304 from one small Redis read, as /api/report does.
     """
+    unchanged = _report_unchanged(request, etag_of=_panel_etag)
+    if unchanged is not None:
+        return unchanged
     read = _json_report_read(request)
     if isinstance(read, HttpResponse):
         return read
     context = _report_context(
         read.report(), as_of=read.as_of, drill_url=_drill_url(_filter_query(request))
     )
-    return JsonResponse(
+    response = JsonResponse(
         {
             "status": read.status,
             "job_id": read.job_id,
@@ -620,6 +626,9 @@ def report_panel(request: HttpRequest) -> HttpResponse:
             "charts": context["charts"],
         }
     )
+    if read.status == "degraded":
+        return response
+    return _report_revalidated(response, etag=_panel_etag(read.spec, read.as_of))
 
 
 # --- JSON API -------------------------------------------------------------------------------------
@@ -663,7 +672,7 @@ def api_report(request: HttpRequest) -> HttpResponse:
         response["Content-Encoding"] = "gzip"
     else:
         response = HttpResponse(head + read.cached.payload + b"}", content_type="application/json")
-    return _report_revalidated(response, spec=read.spec, as_of=read.cached.as_of)
+    return _report_revalidated(response, etag=_report_etag(read.spec, read.cached.as_of))
 
 
 def _accepts_gzip(request: HttpRequest) -> bool:
@@ -679,7 +688,11 @@ def _accepts_gzip(request: HttpRequest) -> bool:
     return False
 
 
-def _report_unchanged(request: HttpRequest) -> HttpResponse | None:
+def _report_unchanged(
+    request: HttpRequest,
+    *,
+    etag_of: Callable[[reports.ReportSpec, float], str] | None = None,
+) -> HttpResponse | None:
     """304 Not Modified when the poller's If-None-Match names the fresh result still cached:
     one small Redis read, and the payload never leaves Redis. None: answer in full (a stale
     result, whose read starts its refresh; a changed one; a bad query; Redis down; over the
@@ -696,24 +709,30 @@ def _report_unchanged(request: HttpRequest) -> HttpResponse | None:
         return None
     if outcome != "fresh" or version is None:
         return None
-    etag = _report_etag(spec, as_of=version.as_of)
+    etag = (etag_of or _report_etag)(spec, version.as_of)
     # Weak comparison (RFC 9110 13.1.2): the tag names the result, whatever its encoding.
     if etag.removeprefix("W/") not in {tag.removeprefix("W/") for tag in parse_etags(sent)}:
         return None
-    return _report_revalidated(HttpResponse(status=304), spec=spec, as_of=version.as_of)
+    return _report_revalidated(HttpResponse(status=304), etag=etag)
 
 
-def _report_etag(spec: reports.ReportSpec, *, as_of: float) -> str:
+def _report_etag(spec: reports.ReportSpec, as_of: float) -> str:
     return f'W/"{cache.result_version_tag(report_key=spec.key, as_of=as_of)}"'
 
 
-def _report_revalidated(
-    response: HttpResponse, *, spec: reports.ReportSpec, as_of: float
-) -> HttpResponse:
+def _panel_etag(spec: reports.ReportSpec, as_of: float) -> str:
+    """/report/panel's tag: the result's, and what the panel adds to it that can change while
+    the result does not: the range's "now (HH:MM)" and whether the group names are known yet."""
+    names_known = bool(_group_names({"spec": {"group": spec.group}})) if spec.group else True
+    extra = hashlib.sha256(f"{_range_label(spec)}|{names_known}".encode()).hexdigest()[:12]
+    return f'{_report_etag(spec, as_of)[:-1]}-{extra}"'
+
+
+def _report_revalidated(response: HttpResponse, *, etag: str) -> HttpResponse:
     """The result's ETag, and no-cache: the browser may keep the answer but asks again every
     time with If-None-Match (fetch() does that by itself), so a poll of an unchanged report
     costs a 304. private comes from private_cache_middleware."""
-    response["ETag"] = _report_etag(spec, as_of=as_of)
+    response["ETag"] = etag
     patch_cache_control(response, no_cache=True)
     patch_vary_headers(response, ("Accept-Encoding",))
     return response

@@ -183,3 +183,31 @@ def test_it_reads_a_hit_with_only_the_session_queries(
     put_report(spec_from_query(DAY_QUERY))
     with django_assert_max_num_queries(2):
         assert client_alice.get(URL).status_code == 200
+
+
+def test_the_pages_poll_of_an_unchanged_panel_is_a_304(client_alice: Client, enqueued, monkeypatch):
+    spec = spec_from_query(DAY_QUERY)
+    put_report(spec, as_of=time.time() - 60)
+    first = client_alice.get(URL)
+    etag = first["ETag"]
+    assert first.status_code == 200 and etag and "no-cache" in first["Cache-Control"]
+    again = client_alice.get(URL, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    # A new result is a new tag and a whole answer.
+    put_report(spec, as_of=time.time())
+    changed = client_alice.get(URL, headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed["ETag"] != etag
+    assert enqueued_jobs(enqueued) == []
+
+
+def test_a_breakdowns_panel_is_not_a_304_once_its_names_have_arrived(
+    client_alice: Client, enqueued, monkeypatch
+):
+    query = DAY_QUERY + "&group=agent"
+    put_report(spec_from_query(query), as_of=time.time() - 60)
+    monkeypatch.setattr(services, "user_names", lambda: {})
+    etag = client_alice.get("/report/panel?" + query)["ETag"]
+    monkeypatch.setattr(services, "user_names", lambda: {"u-1": "Grace Hopper"})
+    # The same result, but the table can now name its agents: answered in full.
+    response = client_alice.get("/report/panel?" + query, headers={"If-None-Match": etag})
+    assert response.status_code == 200 and response["ETag"] != etag
