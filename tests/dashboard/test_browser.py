@@ -195,9 +195,13 @@ def test_it_changes_a_filter_and_redraws(page: Any, live_server: Any) -> None:
         "report_2024-11-02T0000-0500_2024-11-03T0000-0500_PT1H.csv"
     )
     with open(download.path(), newline="") as file:
-        rows = list(csv.DictReader(file))
-    assert len(rows) == 24
-    assert rows[14]["start"] == "2024-11-02T14:00:00-05:00"
+        # The description block (`# name: value`) first, then the table and its total row.
+        rows = list(csv.DictReader(line for line in file if not line.startswith("#")))
+    assert len(rows) == 24 + 1 and rows[-1]["start"] == "total"
+    assert (rows[14]["start"], rows[14]["start_utc"]) == (
+        "2024-11-02 14:00:00",
+        "2024-11-02T19:00:00Z",
+    )
 
 
 def test_it_refreshes_for_staff_then_shows_new_data(page: Any, live_server: Any) -> None:
