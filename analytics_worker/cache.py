@@ -37,6 +37,7 @@ from analytics_worker.redis_client import (
     metrics_key,
     report_error_key,
     result_key,
+    series_latest_key,
     throttle_key,
 )
 
@@ -260,10 +261,17 @@ def result_get(*, report_key: str) -> CachedReport | None:
 
 
 def result_put(
-    *, report_key: str, payload: bytes, as_of: float, fresh_seconds: int, ttl_seconds: int
+    *,
+    report_key: str,
+    payload: bytes,
+    as_of: float,
+    fresh_seconds: int,
+    ttl_seconds: int,
+    series_key: str = "",
 ) -> None:
     """Replace the result in one MULTI, so a reader sees the old result or the new, never half.
-    The payload (JSON bytes) is stored deflated, once (payload_gzip)."""
+    The payload (JSON bytes) is stored deflated, once (payload_gzip). `series_key`: the result is
+    the latest of its series (series_previous), kept as long as the result."""
     key = result_key(report_key)
     deflated = DeflatedPayload.of(payload)
     blocks_field, crc32_field, size_field = _PAYLOAD_FIELDS
@@ -280,7 +288,20 @@ def result_put(
         pipe.hset(key, mapping=cast(Any, fields))
         pipe.expire(key, ttl_seconds)
         pipe.delete(report_error_key(report_key))
+        if series_key:
+            pipe.set(series_latest_key(series_key), report_key, ex=ttl_seconds)
         pipe.execute()
+
+
+def series_previous(*, series_key: str, report_key: str) -> tuple[str, CachedReport] | None:
+    """The latest result of the series when it is another report than `report_key` (the same
+    filters over the interval before the clock moved on), with its report key; None if none."""
+    with _redis_errors():
+        latest = get_redis().get(series_latest_key(series_key))
+    if latest is None or as_text(latest) == report_key:
+        return None
+    cached = result_get(report_key=as_text(latest))
+    return None if cached is None else (as_text(latest), cached)
 
 
 # Only touch a result that still exists: HSET on an expired key would create a stub without TTL.

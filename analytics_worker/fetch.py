@@ -163,6 +163,8 @@ def report_job_run(*, spec_data: dict[str, Any], job_id: str) -> str:
         as_of=as_of,
         fresh_seconds=fresh_seconds,
         ttl_seconds=ttl_seconds,
+        # A drill-down is one bucket's, not a view the page moves on from.
+        series_key="" if spec.listing else spec.series_key,
     )
     # What the next fetch of this report is charged and queued by (services.report_fetch_cost).
     cache.fetch_cost_put(report_key=spec.key, requests=payload["fetch"]["requests"])

@@ -52,6 +52,11 @@ def redis_key(*parts: str) -> str:
 # A function of "*" is the pattern that scans every key of that kind.
 
 
+def series_latest_key(series_key: str) -> str:
+    """The report key of the latest result of a series (ReportSpec.series_key)."""
+    return redis_key("series", series_key)
+
+
 def result_key(report_key: str) -> str:
     """Hash {payload_deflated, payload_crc32, payload_size, fresh_until, as_of} of one report's
     cached result (cache.result_put)."""

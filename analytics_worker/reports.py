@@ -96,6 +96,14 @@ class ReportSpec:
         object.__setattr__(self, "key", hashlib.sha256(self.canonical_json()).hexdigest())
 
     @property
+    def series_key(self) -> str:
+        """The same filters whatever the interval: a relative range's reports as the clock
+        moves them on ("last 24 hours" at 19:55 and at 20:05), for the page to show the last
+        one while the next loads."""
+        series = {k: v for k, v in self.to_dict().items() if k not in ("start", "end")}
+        return hashlib.sha256(orjson.dumps(series, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+    @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.time_zone)
 

@@ -1,4 +1,4 @@
-"""Bench 7, breakdowns (issue 13): a 7-day, 30-minute report broken down by queue.
+"""Bench 9, breakdowns (issue 13): a 7-day, 30-minute report broken down by queue.
 
 - Genesys requests a breakdown costs, counted by the simulated org, against the plain report's
   (target: the same, one aggregates request per 7 days; an agent breakdown adds one users
@@ -49,7 +49,7 @@ def run(st: stack.Stack) -> BenchResult:
     first, last = stack.past_days(DAYS)
     reports: dict[str, dict[str, Any]] = {}
     requests_table = Table(
-        f"7a. Genesys requests for {DAYS} days at 30 min ({PER_DAY:,}/day), as each fetch "
+        f"9a. Genesys requests for {DAYS} days at 30 min ({PER_DAY:,}/day), as each fetch "
         "counted them",
         ["report", "groups", "requests", "vs plain", "payload bytes"],
     )
@@ -210,7 +210,7 @@ def _hits(st: stack.Stack, *, plain: dict[str, str], breakdown: dict[str, str]) 
         ]
     )
     table = Table(
-        f"7b. Cached /api/report hits, logged in, gunicorn -w 2, closed loop, median of {st.runs}",
+        f"9b. Cached /api/report hits, logged in, gunicorn -w 2, closed loop, median of {st.runs}",
         ["report", "req/s", "p50", "p99", "vs plain"],
     )
     for name in paths:
@@ -226,7 +226,7 @@ def _hits(st: stack.Stack, *, plain: dict[str, str], breakdown: dict[str, str]) 
 
 def _draw(st: stack.Stack, *, plain: dict[str, str], breakdown: dict[str, str]) -> dict[str, Any]:
     table = Table(
-        f"7c. The {QUEUES}-queue breakdown page in Chromium: navigation start to the tables and "
+        f"9c. The {QUEUES}-queue breakdown page in Chromium: navigation start to the tables and "
         "every chart drawn, cold browser cache, against the plain report's page",
         ["page", "charts", "HTML received", "painted", "settled", "vs plain"],
     )

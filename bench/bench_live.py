@@ -1,4 +1,4 @@
-"""Bench 7, the live wallboard: 1, 10 and 100 screens watching the same 20 queues.
+"""Bench 8, the live wallboard: 1, 10 and 100 screens watching the same 20 queues.
 
 - Genesys cost: this process runs the live poller as beat would (analytics_worker.live.live_poll
   every LIVE_POLL_SECONDS, against the simulated org the bench server serves), while N screens
@@ -56,7 +56,7 @@ def run(st: stack.Stack) -> BenchResult:
     path = "/api/live?" + "&".join(f"queue={q}" for q in queue_ids)
 
     cost = Table(
-        f"7. Live wallboard: screens watching the same {len(queue_ids)} queues for "
+        f"8. Live wallboard: screens watching the same {len(queue_ids)} queues for "
         f"{duration:.0f} s, poll every {poll_seconds} s, each screen asks every {page_seconds} s",
         [
             "screens",
@@ -95,7 +95,7 @@ def run(st: stack.Stack) -> BenchResult:
         "runs here, so a miss stays queued and costs nothing."
     )
     speed_table = Table(
-        "7b. /api/live vs the ceiling view (same bytes from one Redis GET), in the same run",
+        "8b. /api/live vs the ceiling view (same bytes from one Redis GET), in the same run",
         ["view", "req/s (closed, 4 in flight)", "p50", f"p99 at {OPEN_RATE:.0f}/s", "vs ceiling"],
     )
     for name in ("ours", "ceiling"):

@@ -366,6 +366,8 @@ class ReportRead:
     degraded_reason: str = ""
     job: dict[str, Any] | None = None  # with_job: the job's status (job_status)
     last_error: dict[str, str] | None = None  # with_job: the report's last failed fetch
+    # with_previous, on a miss: the interval of the same filters' last result, shown meanwhile
+    shown_spec: reports.ReportSpec | None = None
 
     def report(self) -> dict[str, Any]:
         """The report itself, parsed (api_report splices the cached bytes instead)."""
@@ -380,7 +382,11 @@ INLINE_FETCH_ERRORS: tuple[type[Exception], ...] = (*fetch.FETCH_FAILURES, cache
 
 
 def _report_read(
-    request: HttpRequest, spec: reports.ReportSpec, *, with_job: bool = False
+    request: HttpRequest,
+    spec: reports.ReportSpec,
+    *,
+    with_job: bool = False,
+    with_previous: bool = False,
 ) -> ReportRead:
     """Read a report for this request through services.report_lookup, within the user's caps.
 
@@ -425,15 +431,41 @@ def _report_read(
             message=str(exc),
             advice="Start the Celery worker and its broker (make run starts both), then reload.",
         ) from exc
+    cached, previous_spec = lookup.cached, None
+    if lookup.status == "pending" and with_previous:
+        previous = _series_previous(spec)
+        if previous is not None:
+            previous_spec, cached = previous
     return ReportRead(
         spec=spec,
-        status=lookup.status,
+        # The same filters' last result, shown as stale while this interval's loads: the page
+        # never goes blank because the clock moved the range on by a bucket.
+        status="stale" if previous_spec is not None else lookup.status,
         job_id=lookup.job_id,
-        cached=lookup.cached,
-        as_of=lookup.cached.as_of if lookup.cached else 0.0,
+        cached=cached,
+        as_of=cached.as_of if cached else 0.0,
         job=job,
         last_error=last_error,
+        shown_spec=previous_spec,
     )
+
+
+def _series_previous(
+    spec: reports.ReportSpec,
+) -> tuple[reports.ReportSpec, cache.CachedReport] | None:
+    try:
+        found = cache.series_previous(series_key=spec.series_key, report_key=spec.key)
+    except cache.CacheUnavailable:
+        return None
+    if found is None:
+        return None
+    _key, cached = found
+    shown = reports.ReportSpec.from_dict(orjson.loads(cached.payload)["spec"])
+    # Only the clock moving the range on (they overlap, the new one starting later or with it
+    # like "today"): other dates of the same filters are another report, not an older view.
+    if not shown.start <= spec.start < shown.end:
+        return None
+    return shown, cached
 
 
 def _report_read_inline(
@@ -496,7 +528,9 @@ def _last_error(spec: reports.ReportSpec) -> dict[str, str] | None:
     return {"message": str(error.get("message", "")), "at_label": f"{at:%H:%M}"}
 
 
-def _json_report_read(request: HttpRequest) -> ReportRead | HttpResponse:
+def _json_report_read(
+    request: HttpRequest, *, with_previous: bool = False
+) -> ReportRead | HttpResponse:
     """The JSON endpoints' read: the report (fresh, stale or degraded), or the response that
     answers instead: 400 naming the field, the refusal's error, or 202 with the job fetching it
     (poll the job, then ask again)."""
@@ -505,7 +539,7 @@ def _json_report_read(request: HttpRequest) -> ReportRead | HttpResponse:
     except reports.ReportSpecError as exc:
         return _json_error(exc.message, status=400, field=exc.field)
     try:
-        read = _report_read(request, spec)
+        read = _report_read(request, spec, with_previous=with_previous)
     except ReportRefused as refused:
         return _json_error(refused.message, status=refused.status)
     if read.status != "pending":
@@ -542,10 +576,13 @@ def index(request: HttpRequest) -> HttpResponse:
         granularity_label=GRANULARITY_LABELS[spec.granularity],
     )
     try:
-        read = _report_read(request, spec, with_job=True)
+        read = _report_read(request, spec, with_job=True, with_previous=True)
     except ReportRefused as refused:
         context.update(problem=refused.problem, advice=refused.advice)
         return _render_index(request, context, status=refused.status)
+    if read.shown_spec is not None:
+        # The range of the data on screen, not of the one still loading.
+        context["range_label"] = _range_label(read.shown_spec)
     context.update(state=read.status, job=read.job, last_error=read.last_error)
     if read.status != "pending":
         context.update(
@@ -604,7 +641,7 @@ def report_panel(request: HttpRequest) -> HttpResponse:
     unchanged = _report_unchanged(request, etag_of=_panel_etag)
     if unchanged is not None:
         return unchanged
-    read = _json_report_read(request)
+    read = _json_report_read(request, with_previous=True)
     if isinstance(read, HttpResponse):
         return read
     context = _report_context(
@@ -618,7 +655,7 @@ def report_panel(request: HttpRequest) -> HttpResponse:
             "message": DEGRADED_MESSAGE if read.status == "degraded" else "",
             "as_of_epoch": read.as_of,
             "as_of_label": context["as_of_label"],
-            "range_label": _range_label(read.spec),
+            "range_label": _range_label(read.shown_spec or read.spec),
             "title": _page_title(read.spec),
             "kpis_html": render_to_string(KPI_TILES_TEMPLATE, context),
             "table_html": render_to_string(BUCKET_TABLE_TEMPLATE, context),
@@ -626,7 +663,7 @@ def report_panel(request: HttpRequest) -> HttpResponse:
             "charts": context["charts"],
         }
     )
-    if read.status == "degraded":
+    if read.status == "degraded" or read.shown_spec is not None:
         return response
     return _report_revalidated(response, etag=_panel_etag(read.spec, read.as_of))
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
@@ -469,3 +469,49 @@ def test_the_view_filter_is_offered_only_where_the_source_has_views(
     assert response.status_code == 400
     html = response.content.decode()
     assert 'id="f-view"' in html and "has no views" in html
+
+
+def test_the_last_good_data_stays_on_screen_when_the_range_moves_on(
+    client_alice: Client, enqueued
+) -> None:
+    # "Last 24 hours" at 19:55 has been fetched; at 20:05 the range is a bucket later, a new
+    # report: the page shows the 19:55 one as stale while the new one loads, never a blank.
+    from analytics_worker import reports
+
+    new = spec_from_query("range=last_24h&tz=UTC")
+    old = reports.ReportSpec.from_dict(
+        {
+            **new.to_dict(),
+            "start": (new.start - timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "end": (new.end - timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+    )
+    assert old.series_key == new.series_key and old.key != new.key
+    cache.result_put(
+        report_key=old.key,
+        payload=orjson.dumps(report_payload(old)),
+        as_of=time.time() - 600,
+        fresh_seconds=120,
+        ttl_seconds=3600,
+        series_key=old.series_key,
+    )
+    html = client_alice.get("/?range=last_24h&tz=UTC").content.decode()
+    assert "not loaded yet" not in html
+    assert '<span id="refreshing" class="refreshing">(refreshing…)</span>' in html
+    assert html.count('<time datetime="') >= 48  # the old report's buckets
+    [(key, _job)] = enqueued_jobs(enqueued)
+    assert key == new.key  # the new interval is being fetched
+    # Another date of the same filters is not an older view of this one: no such stand-in.
+    day = spec_from_query(DAY_QUERY)
+    cache.result_put(
+        report_key=day.key,
+        payload=orjson.dumps(report_payload(day)),
+        as_of=time.time() - 600,
+        fresh_seconds=120,
+        ttl_seconds=3600,
+        series_key=day.series_key,
+    )
+    next_day = DAY_QUERY.replace("2024-11-02", "2024-11-03")
+    assert spec_from_query(next_day).series_key == day.series_key
+    html = client_alice.get("/?" + next_day).content.decode()
+    assert "not loaded yet" in html
