@@ -31,8 +31,9 @@ from tests.harness import Process, Processes, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_BASE = "redis://127.0.0.1:6379"
-# Not 10 for the broker any more: other checkouts' test runs use it, and a run flushes these.
-REDIS_DBS = {"cache": 8, "sim": 9, "broker": 7, "baseline": 11}
+# A run flushes these. Apart from the suite's (15, 12, and the drills' 3-7); a checkout whose
+# suite runs beside a bench picks another with TEST_REDIS_URL.
+REDIS_DBS = {"cache": 8, "sim": 9, "broker": 10, "baseline": 11}
 USERNAME = "bench"
 SERVER_START_SECONDS = 60
 # gunicorn's gthread workers, as in production (docker-compose.yml: 4 threads a worker);
