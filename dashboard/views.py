@@ -827,10 +827,13 @@ EXPORT_CONTENT_TYPES = {
 }
 
 
-def _export(request: HttpRequest, *, file_format: str) -> HttpResponse:
-    """Exports read the cache only: a download link must never start a Genesys fetch."""
+def _export_read(
+    request: HttpRequest, *, drill: bool, missing: str
+) -> tuple[reports.ReportSpec, dict[str, Any]] | HttpResponse:
+    """An export's report from the cache only (a download link must never start a Genesys
+    fetch), or the error that answers instead; `missing` says what to do on a miss."""
     try:
-        spec = _spec_build(request)
+        spec = _spec_build(request, drill=drill)
     except reports.ReportSpecError as exc:
         return _json_error(exc.message, status=400, field=exc.field)
     try:
@@ -838,12 +841,20 @@ def _export(request: HttpRequest, *, file_format: str) -> HttpResponse:
     except cache.CacheUnavailable as exc:
         return _json_error(f"{exc}. Exports need the cache; try again shortly.", status=503)
     if cached is None:
-        return _json_error(
-            "This report is not loaded yet. Open it on the dashboard, wait for the charts to "
-            "appear, then export again.",
-            status=409,
-        )
-    report = orjson.loads(cached.payload)
+        return _json_error(missing, status=409)
+    return spec, orjson.loads(cached.payload)
+
+
+def _export(request: HttpRequest, *, file_format: str) -> HttpResponse:
+    found = _export_read(
+        request,
+        drill=False,
+        missing="This report is not loaded yet. Open it on the dashboard, wait for the charts "
+        "to appear, then export again.",
+    )
+    if isinstance(found, HttpResponse):
+        return found
+    spec, report = found
     queue_names = dict(services.queue_choices())
     zone = spec.tz
     stamp = "{:%Y-%m-%dT%H%M%z}"
@@ -985,24 +996,17 @@ def conversations(request: HttpRequest) -> HttpResponse:
 @require_safe
 def conversations_csv(request: HttpRequest) -> HttpResponse:
     """The listing's rows as CSV, from the cache only (like every export)."""
-    try:
-        spec = _spec_build(request, drill=True)
-    except reports.ReportSpecError as exc:
-        return _json_error(exc.message, status=400, field=exc.field)
-    try:
-        cached = cache.result_get(report_key=spec.key)
-    except cache.CacheUnavailable as exc:
-        return _json_error(f"{exc}. Exports need the cache; try again shortly.", status=503)
-    if cached is None:
-        return _json_error(
-            "These conversations are not loaded yet (or were forgotten after 10 minutes). Open "
-            "the list again, wait for it, then export.",
-            status=409,
-        )
-    queue_names, user_names = _drill_names()
-    rows = drilldown.export_rows(
-        orjson.loads(cached.payload), queue_names=queue_names, user_names=user_names
+    found = _export_read(
+        request,
+        drill=True,
+        missing="These conversations are not loaded yet (or were forgotten after 10 minutes). "
+        "Open the list again, wait for it, then export.",
     )
+    if isinstance(found, HttpResponse):
+        return found
+    spec, listing = found
+    queue_names, user_names = _drill_names()
+    rows = drilldown.export_rows(listing, queue_names=queue_names, user_names=user_names)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=drilldown.EXPORT_COLUMNS, lineterminator="\n")
     writer.writeheader()

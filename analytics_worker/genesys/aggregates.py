@@ -20,7 +20,12 @@ from typing import Any
 
 from analytics_worker.genesys.errors import GenesysProtocolError
 from analytics_worker.genesys.http import FetchProgress, genesys_request
-from analytics_worker.genesys.query import ConversationFilters, interval_text, query_filter
+from analytics_worker.genesys.query import (
+    ConversationFilters,
+    interval_start,
+    interval_text,
+    query_filter,
+)
 
 AGGREGATES_PATH = "/api/v2/analytics/conversations/aggregates/query"
 # Queue metrics (n/t of the offer, the wait and its outcome, oServiceLevel), the agent's work
@@ -106,7 +111,7 @@ def aggregates_query(
             rows.append(
                 AggregateRow(
                     group=dict(group or {}),
-                    start=_interval_start(interval),
+                    start=interval_start(interval, query="aggregates query"),
                     stats=metric_stats(item.get("metrics")),
                 )
             )
@@ -157,15 +162,3 @@ def metric_stats(metrics: Any) -> MetricStats:
             if isinstance(target, int | float) and not isinstance(target, bool):
                 total["target"] = target
     return stats
-
-
-def _interval_start(interval: Any) -> datetime:
-    try:
-        moment = datetime.fromisoformat(str(interval).split("/")[0])
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        raise GenesysProtocolError(
-            f"The aggregates query answered an interval that is not ISO 8601: {interval!r:.60}"
-        )
-    return moment

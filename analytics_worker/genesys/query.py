@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from analytics_worker.genesys.errors import GenesysProtocolError
+
 
 @dataclass(frozen=True)
 class Dimension:
@@ -90,3 +92,17 @@ def interval_text(start: datetime, end: datetime) -> str:
 
 def iso_utc_ms(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def interval_start(interval: Any, *, query: str) -> datetime:
+    """The start of an answer's `interval` ("start/end", ISO 8601 with an offset); `query`
+    names the query in the error."""
+    try:
+        moment = datetime.fromisoformat(str(interval).split("/")[0])
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise GenesysProtocolError(
+            f"The {query} answered an interval that is not ISO 8601: {interval!r:.60}"
+        )
+    return moment

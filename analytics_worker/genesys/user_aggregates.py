@@ -16,7 +16,7 @@ from typing import Any
 
 from analytics_worker.genesys.errors import GenesysProtocolError
 from analytics_worker.genesys.http import FetchProgress, genesys_request
-from analytics_worker.genesys.query import interval_text, query_filter
+from analytics_worker.genesys.query import interval_start, interval_text, query_filter
 
 USERS_AGGREGATES_PATH = "/api/v2/analytics/users/aggregates/query"
 MAX_USERS = 100
@@ -69,7 +69,10 @@ def user_status_query(
             rows.append(
                 UserStatusRow(
                     user_id=group["userId"],
-                    start=_interval_start(item.get("interval") if isinstance(item, dict) else None),
+                    start=interval_start(
+                        item.get("interval") if isinstance(item, dict) else None,
+                        query="users aggregates query",
+                    ),
                     status_ms=_status_ms(item.get("metrics"), group.get("routingStatus")),
                 )
             )
@@ -86,16 +89,3 @@ def _status_ms(metrics: Any, grouped_status: Any) -> dict[str, float]:
         if isinstance(status, str) and isinstance(total, int | float):
             found[status] = found.get(status, 0) + total
     return found
-
-
-def _interval_start(interval: Any) -> datetime:
-    try:
-        moment = datetime.fromisoformat(str(interval).split("/")[0])
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        raise GenesysProtocolError(
-            f"The users aggregates query answered an interval that is not ISO 8601: "
-            f"{interval!r:.60}"
-        )
-    return moment
