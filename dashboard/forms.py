@@ -98,6 +98,9 @@ FIELD_LABELS = {
     "at": "Bucket",
     "member": "Row",
 }
+# Comparison with the previous period (a page option): what it is called, and how far back.
+COMPARE_LABELS = {"day": "the day before", "week": "the week before"}
+COMPARE_SHIFTS = {"day": timedelta(days=1), "week": timedelta(days=7)}
 # Auto-refresh (wallboards): minutes between reads of the report, 0 for off.
 AUTO_REFRESH_CHOICES = ((0, "off"), (1, "every 1 min"), (5, "every 5 min"), (15, "every 15 min"))
 
@@ -221,6 +224,11 @@ class WallField(FilterField):
         return data == "1"
 
 
+class CompareField(FilterField):
+    def bound_data(self, data: Any, initial: Any) -> str:
+        return data if data in COMPARE_SHIFTS else ""
+
+
 class ReportFilterForm(forms.Form):
     """The filters of the page's query string. Bind it to request.GET; is_valid() builds
     `spec` with report_spec_build, or puts its error on the field it names."""
@@ -263,6 +271,10 @@ class ReportFilterForm(forms.Form):
     # Page options, not report filters.
     auto = AutoRefreshField(label="Auto-refresh", choices=AUTO_REFRESH_CHOICES, initial=0)
     wall = WallField(label="Wall display", initial=False)
+    compare = CompareField(
+        label="Compare with",
+        choices=[("", "Nothing"), *((k, v.capitalize()) for k, v in COMPARE_LABELS.items())],
+    )
 
     def __init__(
         self,

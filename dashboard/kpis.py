@@ -405,10 +405,34 @@ def service_level_target(report: Mapping[str, Any]) -> tuple[float | None, str]:
     return percent, f"target {percent:.1f} %"
 
 
-def kpi_tiles(report: Mapping[str, Any]) -> list[dict[str, str]]:
+def kpi_delta(key: str, value: float | None, before: float | None) -> tuple[str, str]:
+    """(text, direction) of a KPI's change from the previous period: points for a percentage,
+    m:ss-style time for a duration, the count and its percentage for a count."""
+    if value is None or before is None:
+        return "", ""
+    change = value - before
+    direction = "up" if change > 0 else "down" if change < 0 else "same"
+    sign = "+" if change > 0 else "−" if change < 0 else "±"
+    kind = KPIS[key].kind
+    if kind == "percent":
+        return f"{sign}{abs(change):.1f} pts", direction
+    if kind == "duration":
+        return f"{sign}{format_duration(abs(change))}", direction
+    relative = f" ({sign}{abs(change) / before * 100:.0f} %)" if before else ""
+    return f"{sign}{abs(round(change)):,}{relative}", direction
+
+
+def kpi_tiles(
+    report: Mapping[str, Any],
+    *,
+    previous: Mapping[str, Any] | None = None,
+    previous_label: str = "",
+) -> list[dict[str, str]]:
     """The KPI tiles over the report's whole range, in display order, each with its formula
-    and, for the service level, its target and whether it was met."""
+    and, for the service level, its target and whether it was met; with `previous` (the same
+    report a day or week earlier), each tile's change since then."""
     totals = report.get("totals") or {}
+    before_totals = (previous or {}).get("totals") or {}
     target, target_text = service_level_target(report)
     tiles = []
     for key in TILE_KEYS:
@@ -424,6 +448,10 @@ def kpi_tiles(report: Mapping[str, Any]) -> list[dict[str, str]]:
             "formula": kpi.formula,
             "status": "",
         }
+        if previous is not None:
+            delta, direction = kpi_delta(key, value, kpi.value(before_totals))
+            if delta:
+                tile.update(delta=f"{delta} vs {previous_label}", delta_direction=direction)
         if key == "service_level_pct":
             tile["hint"] = target_text
             if target is not None and value is not None:
@@ -588,7 +616,12 @@ def _axis(
 _IN_TITLE = {"avg_duration": "average duration", "aht": "average handle time"}
 
 
-def report_charts(report: Mapping[str, Any]) -> dict[str, Any]:
+def report_charts(
+    report: Mapping[str, Any],
+    *,
+    previous: Mapping[str, Any] | None = None,
+    previous_label: str = "",
+) -> dict[str, Any]:
     """The page's three charts, ready for Chart.js: one label and one tooltip title per
     bucket, and per chart its title, datasets (values derived and rounded here) and axes.
 
@@ -611,6 +644,17 @@ def report_charts(report: Mapping[str, Any]) -> dict[str, Any]:
             for index, values in enumerate(derived)
         ]
 
+    # The previous period, bucket for bucket (a DST day has a bucket more or less: not drawn).
+    before = (previous or {}).get("buckets") or []
+    overlay = previous is not None and len(before) == len(buckets)
+    before_derived = [bucket_derive(bucket) for bucket in before] if overlay else []
+
+    def earlier(name: str, label: str, *, axis: str = "y") -> dict[str, Any]:
+        values = [round1(values[name]) for values in before_derived]
+        found = _dataset(name, f"{label} ({previous_label})", values, axis=axis)
+        found["style"] = "previous"
+        return found
+
     titles = [bucket_title(b, granularity=granularity) for b in buckets]
     if filling is not None:
         titles[filling] += f" ({SO_FAR})"
@@ -618,7 +662,7 @@ def report_charts(report: Mapping[str, Any]) -> dict[str, Any]:
     second = "avg_duration" if _given(KPIS["avg_duration"], totals) else "aht"
     second_label = KPIS[second].label
     bars = "offered" if _given(KPIS["offered"], totals) else "conversations"
-    volume = {
+    volume: dict[str, Any] = {
         "title": f"{KPIS[bars].label} and {_IN_TITLE[second]}",
         "datasets": [
             _dataset(bars, KPIS[bars].label, [_number(b, bars) for b in buckets], kind="bar"),
@@ -629,6 +673,8 @@ def report_charts(report: Mapping[str, Any]) -> dict[str, Any]:
             "y1": _axis(second_label, position="right", duration=True),
         },
     }
+    if overlay:
+        volume["datasets"].append(earlier(bars, KPIS[bars].label))
 
     asa = series("asa")
     wait = [_dataset("avg_wait", "Avg wait", series("avg_wait"))]
@@ -649,6 +695,8 @@ def report_charts(report: Mapping[str, Any]) -> dict[str, Any]:
             datasets.append(
                 _dataset("sl_target", target_text.capitalize(), [round1(target)] * len(buckets))
             )
+        if overlay:
+            datasets.append(earlier("service_level_pct", "Service level %"))
         service = {
             "title": "Service level and abandon rate",
             "datasets": datasets,

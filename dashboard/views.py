@@ -11,6 +11,7 @@ read came to into its response.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import hmac
 import io
@@ -42,8 +43,11 @@ from django.views.decorators.http import require_POST, require_safe
 
 from analytics_worker import cache, fetch, heartbeats, payload_gzip, reports, services
 from analytics_worker.models import SavedReport
+from analytics_worker.timebuckets import bucket_floor
 from dashboard import breakdowns, drilldown, exports, health, kpis
 from dashboard.forms import (
+    COMPARE_LABELS,
+    COMPARE_SHIFTS,
     FIELD_LABELS,
     GRANULARITY_LABELS,
     SAVED_REPORT_FILTERS,
@@ -55,7 +59,7 @@ logger = logging.getLogger(__name__)
 
 # Query parameters that shape the page but not the report: left out of export, API and
 # "refresh" links so they name the same report key as the page.
-PAGE_ONLY_PARAMS = ("auto", "wall")
+PAGE_ONLY_PARAMS = ("auto", "wall", "compare")
 # A job still queued after this long means no worker took it: say so instead of spinning.
 QUEUED_TOO_LONG_SECONDS = 20
 _JOB_ID_RE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
@@ -135,7 +139,11 @@ def _base_context(request: HttpRequest, form: ReportFilterForm) -> dict[str, Any
         or bool(form.errors.get("view")),
         "state": "error",
         "exit_wall_url": _with_query(reverse("dashboard-index"), _without(request, "wall")),
-        "panel_url": _with_query(reverse("dashboard-report-panel"), filter_query),
+        # The page's redraws keep its comparison (a page option, not part of the report).
+        "panel_url": _with_query(
+            reverse("dashboard-report-panel"),
+            "&".join(q for q in (filter_query, _compare_query(form["compare"].value())) if q),
+        ),
         "csv_url": _with_query(reverse("dashboard-export-csv"), filter_query),
         "json_url": _with_query(reverse("dashboard-export-json"), filter_query),
         "xlsx_url": _with_query(reverse("dashboard-export-xlsx"), filter_query),
@@ -145,6 +153,46 @@ def _base_context(request: HttpRequest, form: ReportFilterForm) -> dict[str, Any
         "saved_view_query": filter_query,
         "saved_view_refresh_minutes": SAVED_VIEW_REFRESH_MINUTES,
     }
+
+
+def _compare_query(compare: str) -> str:
+    return f"compare={compare}" if compare else ""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The previous period of a report, as the tiles and charts compare against it."""
+
+    label: str  # "the day before"
+    report: dict[str, Any] | None  # None while it loads
+    message: str = ""  # why there is nothing to compare with, when there is not
+
+
+def _comparison(request: HttpRequest, spec: reports.ReportSpec, compare: str) -> Comparison | None:
+    """The same report a day or a week earlier (local wall clock, so a DST change keeps its
+    hours), read like any report: cached, or its fetch started and shown at a later redraw."""
+    if not compare:
+        return None
+    label = COMPARE_LABELS[compare]
+    zone = spec.tz
+    shift = COMPARE_SHIFTS[compare]
+    minutes = spec.bucket_minutes
+    earlier = dataclasses.replace(
+        spec,
+        start=bucket_floor(
+            (spec.start.astimezone(zone) - shift).astimezone(UTC), tz=zone, minutes=minutes
+        ),
+        end=bucket_floor(
+            (spec.end.astimezone(zone) - shift).astimezone(UTC), tz=zone, minutes=minutes
+        ),
+    )
+    try:
+        read = _report_read(request, earlier)
+    except ReportRefused as refused:
+        return Comparison(label, None, message=refused.message)
+    if read.status == "pending":
+        return Comparison(label, None, message=f"{label.capitalize()} is loading.")
+    return Comparison(label, read.report())
 
 
 def _drill_url(filter_query: str) -> str:
@@ -170,6 +218,7 @@ def _page_config(context: dict[str, Any], request: HttpRequest) -> dict[str, Any
         "auto": form["auto"].value(),
         "wall": form["wall"].value(),
         "drillUrl": context["drill_url"],
+        "comparePending": bool(context.get("comparison") and context["comparison"].report is None),
     }
 
 
@@ -180,13 +229,21 @@ def _render_index(
     return render(request, "dashboard/index.html", context, status=status)
 
 
-def _report_context(report: dict[str, Any], *, as_of: float, drill_url: str) -> dict[str, Any]:
+def _report_context(
+    report: dict[str, Any],
+    *,
+    as_of: float,
+    drill_url: str,
+    comparison: Comparison | None = None,
+) -> dict[str, Any]:
     """What the page shows of a report: the page itself and report_panel alike."""
     spec = report.get("spec") or {}
     zone = ZoneInfo(str(spec.get("time_zone") or "UTC"))
     as_of_local = datetime.fromtimestamp(as_of, tz=zone)
     names = _group_names(report)
-    charts = kpis.report_charts(report)
+    previous = comparison.report if comparison else None
+    label = comparison.label if comparison else ""
+    charts = kpis.report_charts(report, previous=previous, previous_label=label)
     charts["groups"] = breakdowns.breakdown_charts(report, names=names)
     return {
         "report": report,
@@ -194,7 +251,8 @@ def _report_context(report: dict[str, Any], *, as_of: float, drill_url: str) -> 
         "as_of_label": f"{as_of_local:%H:%M}",
         "as_of_iso": as_of_local.isoformat(timespec="seconds"),
         "age_label": _age_label(time.time() - as_of),
-        "kpi_tiles": kpis.kpi_tiles(report),
+        "kpi_tiles": kpis.kpi_tiles(report, previous=previous, previous_label=label),
+        "comparison": comparison,
         "media_rows": breakdowns.media_rows(report),
         "columns": kpis.table_columns(report),
         "rows": kpis.table_rows(report),
@@ -586,7 +644,12 @@ def index(request: HttpRequest) -> HttpResponse:
     context.update(state=read.status, job=read.job, last_error=read.last_error)
     if read.status != "pending":
         context.update(
-            _report_context(read.report(), as_of=read.as_of, drill_url=context["drill_url"])
+            _report_context(
+                read.report(),
+                as_of=read.as_of,
+                drill_url=context["drill_url"],
+                comparison=_comparison(request, spec, form["compare"].value()),
+            )
         )
     if read.status == "degraded":
         context["degraded_reason"] = read.degraded_reason
@@ -644,8 +707,13 @@ def report_panel(request: HttpRequest) -> HttpResponse:
     read = _json_report_read(request, with_previous=True)
     if isinstance(read, HttpResponse):
         return read
+    compare = request.GET.get("compare", "")
+    comparison = _comparison(request, read.spec, compare if compare in COMPARE_SHIFTS else "")
     context = _report_context(
-        read.report(), as_of=read.as_of, drill_url=_drill_url(_filter_query(request))
+        read.report(),
+        as_of=read.as_of,
+        drill_url=_drill_url(_filter_query(request)),
+        comparison=comparison,
     )
     response = JsonResponse(
         {
@@ -661,9 +729,11 @@ def report_panel(request: HttpRequest) -> HttpResponse:
             "table_html": render_to_string(BUCKET_TABLE_TEMPLATE, context),
             "groups_html": render_to_string(GROUP_TABLE_TEMPLATE, context),
             "charts": context["charts"],
+            # The previous period still loading: the page asks again in a moment.
+            "compare_pending": bool(comparison and comparison.report is None),
         }
     )
-    if read.status == "degraded" or read.shown_spec is not None:
+    if read.status == "degraded" or read.shown_spec is not None or comparison:
         return response
     return _report_revalidated(response, etag=_panel_etag(read.spec, read.as_of))
 

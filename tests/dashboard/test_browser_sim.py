@@ -308,3 +308,21 @@ def test_the_login_page_passes_axe(browser: Any, live_server: Any) -> None:
         assert serious_violations(login) == []
     finally:
         context.close()
+
+
+def test_a_supervisor_compares_yesterday_with_the_day_before(page: Any, live_server: Any):
+    page.goto(f"{live_server.url}/?range=yesterday&granularity=PT1H")
+    wait_for_chart(page, "chart-volume")
+    page.select_option("#f-compare", "day")
+    page.wait_for_url(re.compile(r"compare=day"))
+    # The day before loads as a report of its own; the page shows it when it lands.
+    expect(page.locator('[data-kpi="offered"] .kpi-delta')).to_contain_text(
+        "vs the day before", timeout=30_000
+    )
+    styles = page.evaluate(
+        "() => Chart.getChart(document.getElementById('chart-volume')).data.datasets"
+        ".map(d => d.borderDash && d.borderDash.length > 0)"
+    )
+    assert styles[-1] is True  # the day before, dashed
+    SCREENSHOT_DIR.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT_DIR / "dashboard-compare.png"), full_page=True)

@@ -515,3 +515,23 @@ def test_the_last_good_data_stays_on_screen_when_the_range_moves_on(
     assert spec_from_query(next_day).series_key == day.series_key
     html = client_alice.get("/?" + next_day).content.decode()
     assert "not loaded yet" in html
+
+
+def test_a_comparison_with_the_day_before_reads_that_report_too(
+    client_alice: Client, enqueued
+) -> None:
+    spec = spec_from_query(DAY_QUERY)
+    put_report(spec, contact_centre=True)
+    before = spec_from_query(DAY_QUERY.replace("2024-11-02", "2024-11-01"))
+    # Not cached yet: its fetch starts, and the page says it is on its way.
+    html = client_alice.get("/?" + DAY_QUERY + "&compare=day").content.decode()
+    assert "Compared with the day before: The day before is loading." in html
+    assert [key for key, _ in enqueued_jobs(enqueued)] == [before.key]
+    # Cached: every tile says its change; the redraws keep the comparison, exports do not.
+    put_report(before, contact_centre=True)
+    html = client_alice.get("/?" + DAY_QUERY + "&compare=day").content.decode()
+    assert html.count("vs the day before</div>") >= 5
+    assert "compare=day" in re.search(r'"panelUrl": "([^"]*)"', html).group(1)
+    assert "compare" not in re.search(r'id="export-csv" href="([^"]*)"', html).group(1)
+    panel = client_alice.get("/report/panel?" + DAY_QUERY + "&compare=day").json()
+    assert "vs the day before" in panel["kpis_html"] and panel["compare_pending"] is False

@@ -395,3 +395,39 @@ def test_the_page_scripts_hold_no_formula() -> None:
     for path in scripts:
         found = FORMULA_INPUTS.findall(path.read_text())
         assert found == [], f"{path.name} computes KPIs from {sorted(set(found))}"
+
+
+def test_each_tile_says_its_change_since_the_previous_period() -> None:
+    now = report_of({**BUCKET, "start": "2024-11-02T10:00:00-05:00"})
+    before_bucket = {
+        **BUCKET,
+        "start": "2024-11-01T10:00:00-05:00",
+        "offered": 32,  # 40 now: +8, +25 %
+        "abandoned": 2,  # 2 / 32 = 6.25 % then, 6 / 40 = 15 % now: +8.75 points
+        "answer_sum": 448.0,  # 14 s then, 13 s now: 1 s faster
+    }
+    tiles = {
+        t["key"]: t
+        for t in kpis.kpi_tiles(now, previous=report_of(before_bucket), previous_label="yesterday")
+    }
+    assert tiles["offered"]["delta"] == "+8 (+25 %) vs yesterday"
+    assert tiles["abandon_pct"]["delta"] == "+8.8 pts vs yesterday"
+    assert (tiles["asa"]["delta"], tiles["asa"]["delta_direction"]) == ("−1 s vs yesterday", "down")
+    assert "delta" not in kpis.kpi_tiles(now)[0]
+
+
+def test_the_charts_draw_the_previous_period_dashed_bucket_for_bucket() -> None:
+    spec = spec_from_query(DAY_QUERY)
+    report = report_payload(spec, contact_centre=True)
+    before = report_payload(spec, contact_centre=True)
+    for bucket in before["buckets"]:
+        bucket["offered"] = bucket["offered"] + 1
+    charts = kpis.report_charts(report, previous=before, previous_label="the day before")
+    earlier = charts["volume"]["datasets"][-1]
+    assert earlier["label"] == "Offered (the day before)" and earlier["style"] == "previous"
+    assert earlier["data"] == [float(b["offered"]) for b in before["buckets"]]
+    assert charts["service"]["datasets"][-1]["label"] == "Service level % (the day before)"
+    # A period with another number of buckets (a DST day) is not drawn against this one.
+    before["buckets"] = before["buckets"][:-1]
+    charts = kpis.report_charts(report, previous=before, previous_label="the day before")
+    assert all(d["style"] != "previous" for d in charts["volume"]["datasets"])

@@ -19,13 +19,15 @@
     service: "#1a7f4b",
     abandon: "#c0392b",
     target: "#5f6b7a",
+    previous: "#8e99a8",
   };
-  const DASHED = { asa: true, target: true };
+  const DASHED = { asa: true, target: true, previous: true };
   const charts = {};
   // Exposed for debugging and the browser tests.
   window.dashboardCharts = charts;
 
   let polling = false; // one job poller at a time
+  let comparePolls = 0;
   let asOfEpoch = config.asOfEpoch || null;
   let asOfLabel = config.asOfLabel || "";
   let autoTimer = null;
@@ -441,6 +443,11 @@
     if (result.status === 200) {
       showReport(body);
       showAutoStatus(body.message);
+      // The previous period still loading: ask again in a moment (a few times at most).
+      if (body.compare_pending && comparePolls < 20) {
+        comparePolls += 1;
+        setTimeout(function () { if (!polling) loadReport(); }, 3000);
+      }
       if (body.status === "stale" && body.status_url) {
         // Right after a job finished the result may already be stale again only on a very
         // short freshness; don't loop on it.
@@ -508,6 +515,10 @@
       const query = params.toString();
       window.location.assign(form.action + (query ? "?" + query : ""));
     });
+
+    // A comparison is read with the report: choosing one applies the filters at once.
+    const compare = $("f-compare");
+    if (compare) compare.addEventListener("change", function () { form.requestSubmit(); });
 
     const auto = $("f-auto");
     auto.addEventListener("change", function () {
@@ -671,6 +682,7 @@
     }
     setInterval(updateAsOf, 30 * 1000);
     startAuto(config.auto);
+    if (config.comparePending) setTimeout(function () { if (!polling) loadReport(); }, 3000);
   }
 
   if (document.readyState === "loading") {
