@@ -492,6 +492,13 @@ def bucket_labels(
     return labels
 
 
+def _is_major(start: str, *, granularity: str, multi_day: bool) -> bool:
+    moment = datetime.fromisoformat(start)
+    if granularity == "P1D" or not multi_day:
+        return granularity == "P1D" or moment.minute == 0
+    return moment.hour == 0 and moment.minute == 0
+
+
 def bucket_title(bucket: Mapping[str, Any], *, granularity: str) -> str:
     """A chart tooltip's title: the bucket's day and span with its UTC offset, so the two
     01:00 buckets of the day DST ends can be told apart."""
@@ -707,6 +714,11 @@ def report_charts(
         "titles": titles,
         # Each bucket's start, for a click on it to open its conversations (drill-down).
         "starts": [b["start"] for b in buckets],
+        # Which buckets may carry an axis label: those that start a whole hour (a day, when
+        # the report spans days) on the report's own clock, never "10:30" or "01:15".
+        "major": [
+            _is_major(b["start"], granularity=granularity, multi_day=multi_day) for b in buckets
+        ],
         "volume": volume,
         "wait": {
             "title": "Average wait",

@@ -95,6 +95,12 @@ def test_a_new_user_sees_the_simulated_orgs_last_24_hours(page: Any, live_server
     )
     for labels in ticks:
         assert labels and all(re.fullmatch(r"\d+:\d\d( h)?", label) for label in labels), labels
+    # The time axis of 30-minute buckets is labelled on whole hours only.
+    hours = page.evaluate(
+        "() => Chart.getChart(document.getElementById('chart-volume')).scales.x.ticks"
+        ".map(t => t.label).filter(Boolean)"
+    )
+    assert hours and all(re.search(r"\d\d:00$", label) for label in hours), hours
     tensions = page.evaluate(
         "() => Chart.getChart(document.getElementById('chart-wait')).data.datasets"
         ".map(d => d.tension)"

@@ -431,3 +431,16 @@ def test_the_charts_draw_the_previous_period_dashed_bucket_for_bucket() -> None:
     before["buckets"] = before["buckets"][:-1]
     charts = kpis.report_charts(report, previous=before, previous_label="the day before")
     assert all(d["style"] != "previous" for d in charts["volume"]["datasets"])
+
+
+def test_axis_labels_go_on_whole_hours_or_on_days_of_the_reports_clock() -> None:
+    half_hours = kpis.report_charts(
+        report_payload(spec_from_query(DAY_QUERY.replace("PT1H", "PT30M")))
+    )
+    assert half_hours["major"][:4] == [True, False, True, False]
+    two_days = DAY_QUERY.replace("end=2024-11-02", "end=2024-11-03")
+    charts = kpis.report_charts(report_payload(spec_from_query(two_days)))
+    majors = [
+        label for label, major in zip(charts["labels"], charts["major"], strict=True) if major
+    ]
+    assert majors == ["Sat 2 Nov 00:00", "Sun 3 Nov 00:00"]

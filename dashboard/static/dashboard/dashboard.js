@@ -90,10 +90,24 @@
     return context.dataset.label + ": " + formatValue(context.parsed.y, format);
   }
 
-  function scales(axes) {
-    const result = {
-      x: { type: "category", grid: { display: false }, ticks: { maxRotation: 0, autoSkipPadding: 12 } },
+  function xAxis(data) {
+    // Labels only on the buckets the server calls major (whole hours, or days), so the axis
+    // never reads 10:30, 12:30; Chart.js still thins them to what fits.
+    return {
+      type: "category",
+      grid: { display: false },
+      ticks: {
+        maxRotation: 0,
+        autoSkipPadding: 12,
+        callback: function (value, index) {
+          return !data.major || data.major[index] ? this.getLabelForValue(value) : null;
+        },
+      },
     };
+  }
+
+  function scales(axes, data) {
+    const result = { x: xAxis(data) };
     Object.keys(axes).forEach(function (id) {
       const axis = axes[id];
       const scale = {
@@ -145,7 +159,7 @@
             },
           },
         },
-        scales: scales(chart.axes),
+        scales: scales(chart.axes, data),
         onClick: function (event, elements) {
           // A bar or point opens the conversations of its bucket.
           if (elements.length && data.starts) drillTo("&at=" + encodeURIComponent(data.starts[elements[0].index]));
@@ -209,7 +223,7 @@
           },
         },
         scales: {
-          x: { type: "category", grid: { display: false }, ticks: { maxRotation: 0, autoSkipPadding: 12 } },
+          x: xAxis(data),
           y: Object.assign(
             percent ? { min: 0, max: 100 } : { beginAtZero: true },
             {
@@ -255,7 +269,7 @@
     });
     if (groups.kpis.some(function (chart) { return chart.key === chosen; })) select.value = chosen;
     const chart = groups.kpis.find(function (one) { return one.key === select.value; }) || groups.kpis[0];
-    const spec = groupChartConfig(chart, { labels: data.labels, titles: data.titles, starts: data.starts, groups_ids: groups.ids });
+    const spec = groupChartConfig(chart, { labels: data.labels, titles: data.titles, starts: data.starts, major: data.major, groups_ids: groups.ids });
     if (charts.groups) charts.groups.destroy();
     charts.groups = new window.Chart($("chart-groups"), spec);
   }
