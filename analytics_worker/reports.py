@@ -25,6 +25,7 @@ from analytics_worker.timebuckets import (
     bucket_ceil,
     bucket_floor,
     local_midnight,
+    wall_clock_back,
 )
 
 # The media types a report can pick. Real orgs have others too (video, cobrowse, screenshare...),
@@ -148,6 +149,15 @@ class ReportSpec:
             group=str(data.get("group") or ""),
             listing=bool(data.get("listing")),
             user_ids=tuple(data.get("user_ids") or ()),  # type: ignore[arg-type]
+        )
+
+    def earlier(self, by: timedelta) -> ReportSpec:
+        """The same report `by` earlier on its zone's wall clock (the previous day or week)."""
+        minutes = self.bucket_minutes
+        return dataclasses.replace(
+            self,
+            start=wall_clock_back(self.start, tz=self.tz, by=by, minutes=minutes),
+            end=wall_clock_back(self.end, tz=self.tz, by=by, minutes=minutes),
         )
 
     @property

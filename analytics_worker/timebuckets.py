@@ -152,3 +152,9 @@ def bucket_edges(
         # A start or end off the edges still yields buckets that partition [start, end).
         edges.append(min(following, end))
     return edges
+
+
+def wall_clock_back(moment: datetime, *, tz: ZoneInfo, by: timedelta, minutes: int) -> datetime:
+    """`moment` moved back `by` on the zone's wall clock (a day before 09:00 is 09:00, across a
+    DST change too), on a bucket edge."""
+    return bucket_floor((moment.astimezone(tz) - by).astimezone(UTC), tz=tz, minutes=minutes)

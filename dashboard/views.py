@@ -11,7 +11,6 @@ read came to into its response.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import hashlib
 import hmac
 import io
@@ -43,7 +42,6 @@ from django.views.decorators.http import require_POST, require_safe
 
 from analytics_worker import cache, fetch, heartbeats, payload_gzip, reports, services
 from analytics_worker.models import SavedReport
-from analytics_worker.timebuckets import bucket_floor
 from dashboard import breakdowns, drilldown, exports, health, kpis
 from dashboard.forms import (
     COMPARE_LABELS,
@@ -174,20 +172,8 @@ def _comparison(request: HttpRequest, spec: reports.ReportSpec, compare: str) ->
     if not compare:
         return None
     label = COMPARE_LABELS[compare]
-    zone = spec.tz
-    shift = COMPARE_SHIFTS[compare]
-    minutes = spec.bucket_minutes
-    earlier = dataclasses.replace(
-        spec,
-        start=bucket_floor(
-            (spec.start.astimezone(zone) - shift).astimezone(UTC), tz=zone, minutes=minutes
-        ),
-        end=bucket_floor(
-            (spec.end.astimezone(zone) - shift).astimezone(UTC), tz=zone, minutes=minutes
-        ),
-    )
     try:
-        read = _report_read(request, earlier)
+        read = _report_read(request, spec.earlier(COMPARE_SHIFTS[compare]))
     except ReportRefused as refused:
         return Comparison(label, None, message=refused.message)
     if read.status == "pending":

@@ -446,3 +446,21 @@ def test_it_ranks_how_much_a_report_may_still_change() -> None:
     assert ending(3).freshness(now=NOW) == "settling"
     assert ending(47.9).freshness(now=NOW) == "settling"
     assert ending(48).freshness(now=NOW) == "settled"
+
+
+def test_the_same_report_a_day_earlier_keeps_its_wall_clock_across_dst() -> None:
+    # The Sunday of the fall-back change in New York, and the Saturday before it: both start at
+    # local midnight, though 25 hours apart.
+    spec = build(
+        now=datetime(2024, 12, 1, tzinfo=UTC),
+        range="custom",
+        start="2024-11-03",
+        end="2024-11-03",
+        tz="America/New_York",
+    )
+    before = spec.earlier(timedelta(days=1))
+    assert before.start == datetime(2024, 11, 2, 4, tzinfo=UTC)  # 00:00 EDT
+    assert before.end == datetime(2024, 11, 3, 4, tzinfo=UTC)
+    assert spec.start - before.start == timedelta(hours=24)
+    assert spec.end - before.end == timedelta(hours=25)
+    assert (before.granularity, before.key == spec.key) == (spec.granularity, False)
