@@ -232,6 +232,9 @@ def test_it_fits_the_wall_display_on_a_laptop(page: Any, live_server: Any) -> No
     wait_for_chart(page, "chart-volume", 24)
     expect(page.locator("#filters")).to_be_hidden()
     expect(page.locator("#f-auto")).to_be_hidden()
+    # What it shows is written on it, by name.
+    expect(page.locator("#filter-summary")).to_be_visible()
+    expect(page.locator("#filter-summary")).to_contain_text("All queues")
     # Tiles and all three charts on one 768-pixel screen, no scrolling.
     bottom = page.evaluate(
         "() => document.getElementById('chart-service').closest('figure').getBoundingClientRect().bottom"
