@@ -201,8 +201,16 @@ def _watch(
             if etag:
                 headers["If-None-Match"] = etag
             try:
-                connection.request("GET", path, headers=headers)
-                response = connection.getresponse()
+                try:
+                    connection.request("GET", path, headers=headers)
+                    response = connection.getresponse()
+                except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                    # The server closed the kept-alive connection as this request went out
+                    # (gthread's keep-alive timeout): a browser sends it again on a new one.
+                    connection.close()
+                    connection = http.client.HTTPConnection("127.0.0.1", st.port, timeout=30)
+                    connection.request("GET", path, headers=headers)
+                    response = connection.getresponse()
                 body = response.read()
             except (OSError, http.client.HTTPException):
                 with lock:
