@@ -79,6 +79,8 @@ def page(browser: Any, live_server: Any, settings: Any, monkeypatch: Any) -> Ite
 def test_a_new_user_sees_the_simulated_orgs_last_24_hours(page: Any, live_server: Any) -> None:
     points = wait_for_chart(page, "chart-volume")
     assert points == 48  # "Last 24 hours" is 24 hours of 30-minute buckets
+    # Drawn: the tab says which report, not "Loading…".
+    expect(page).to_have_title(re.compile(r"^\w{3} \d+ \w{3} \d\d:\d\d – now .* · Contact centre"))
     offered = page.locator('[data-kpi="offered"] .kpi-value').inner_text()
     assert int(offered.replace(",", "")) > 1000
     # The aggregates source gives the contact-centre KPIs.
