@@ -36,6 +36,7 @@ def test_it_shows_the_defaults(settings) -> None:
         "source": "",
         "auto": 0,
         "wall": False,
+        "compare": "",
     }
 
 
