@@ -8,11 +8,8 @@ the present, so the page's ticking longest wait is the org's own. The poller run
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -23,12 +20,10 @@ from django.contrib.auth.models import User
 from analytics_worker import cache, live
 from dashboard.models import LiveThreshold, WallboardLink
 from genesys_sim import observations, org
+from tests.dashboard.test_browser import PASSWORD, SCREENSHOT_DIR, browser, expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
-SCREENSHOT_DIR = Path(__file__).resolve().parents[2] / "test-output"
-PASSWORD = "correct horse battery staple"
 OBSERVATIONS = "http://genesys.test/api/v2/analytics/queues/observations/query"
 QUEUES = "http://genesys.test/api/v2/routing/queues"
 BUSY_DAY = datetime(2024, 5, 2, 11, 0, tzinfo=UTC)
@@ -37,23 +32,7 @@ THREE = (org.SALES_ID, org.SUPPORT_ID, org.BILLING_ID)
 HUGE_ID = "ffffffff-0000-4000-8000-000000000001"
 LONG_NAME = "Customer Retention and Win-back Escalations (EMEA)"
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-expect = playwright_api.expect
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Chromium not installed: apt-get install chromium")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+__all__ = ["browser"]  # the module-scoped Chromium fixture, shared with test_browser
 
 
 class Replay:
