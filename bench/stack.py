@@ -30,7 +30,8 @@ import requests
 from tests.harness import Process, Processes, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-REDIS_BASE = "redis://127.0.0.1:6379"
+# BENCH_REDIS_BASE: another Redis server, so a second checkout can bench beside this one.
+REDIS_BASE = os.environ.get("BENCH_REDIS_BASE", "redis://127.0.0.1:6379")
 # A run flushes these. Apart from the suite's (15, 12, and the drills' 3-7); a checkout whose
 # suite runs beside a bench picks another with TEST_REDIS_URL.
 REDIS_DBS = {"cache": 8, "sim": 9, "broker": 10, "baseline": 11}

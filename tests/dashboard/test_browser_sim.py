@@ -27,11 +27,13 @@ from tests.dashboard.test_browser import (
     expect,
     wait_for_chart,
 )
+from tests.helpers import REAL_REDIS_TEST_URL
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 __all__ = ["browser"]  # the module-scoped Chromium fixture, shared with test_browser
 
-SIM_REDIS_URL = "redis://127.0.0.1:6379/12"
+# The suite's Redis server (TEST_REDIS_URL), on a DB of the simulated org's own.
+SIM_REDIS_URL = REAL_REDIS_TEST_URL.rsplit("/", 1)[0] + "/12"
 
 
 @pytest.fixture
