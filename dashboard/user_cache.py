@@ -15,11 +15,15 @@ and `changepassword`'s included; it runs again after the transaction commits, so
 between the two cannot cache the row as it was. QuerySet.update() sends no signal: code that
 changes users that way must call user_changed() itself (the product has none).
 Redis unreachable at a save: the bump waits in the database (dashboard.revocations).
+
+A session engine that knows whose session it loads reads the copy and the generation in its
+own round trip and hands them over with user_copy_prefetched(): get_user then makes none.
 """
 
 from __future__ import annotations
 
 import logging
+from contextvars import ContextVar
 from typing import Any
 
 import orjson
@@ -39,6 +43,23 @@ logger = logging.getLogger(__name__)
 # A copy outlives no change (each save kills it); this only bounds what idle users leave.
 USER_CACHE_SECONDS = 3600
 _FIELDS = [field for field in User._meta.concrete_fields]
+# The user's copy and generation as the session engine read them for this request: (user id,
+# (copy, generation)). Each thread serves one request at a time; the session engine sets or
+# clears it on every load, and get_user, which Django calls right after that load, takes it.
+_prefetched: ContextVar[tuple[int, tuple[Any, Any]] | None] = ContextVar(
+    "user_copy_prefetched", default=None
+)
+
+
+def user_copy_keys(user_id: int) -> tuple[str, str]:
+    """The Redis keys get_user reads, in the order user_copy_prefetched() takes their values."""
+    return user_cache_key(user_id), user_generation_key(user_id)
+
+
+def user_copy_prefetched(user_id: int | None, values: tuple[Any, Any] = (None, None)) -> None:
+    """The values of user_copy_keys(user_id) just read, for this request's get_user; None
+    forgets what an earlier request of this thread left."""
+    _prefetched.set(None if user_id is None else (user_id, values))
 
 
 class CachedModelBackend(ModelBackend):
@@ -62,16 +83,19 @@ class CachedModelBackend(ModelBackend):
         except (TypeError, ValueError):
             return None
         generation: int | None = None
+        prefetched = _prefetched.get()
+        _prefetched.set(None)
         if not revocation_pending(kind=Kind.USER_CHANGED, name=str(pk)):
             try:
-                copy, stored_generation = get_redis().mget(
-                    user_cache_key(pk), user_generation_key(pk)
-                )
+                if prefetched is not None and prefetched[0] == pk:
+                    copy, stored_generation = prefetched[1]
+                else:
+                    copy, stored_generation = get_redis().mget(*user_copy_keys(pk))
             except redis.RedisError as exc:
                 logger.warning("user cache: Redis unreachable, reading the database: %s", exc)
             else:
                 generation = int(stored_generation or 0)
-                user = _user_from_copy(copy, generation=generation)
+                user = _user_from_copy(copy, user_id=pk, generation=generation)
                 if user is not None:
                     return user if self.user_can_authenticate(user) else None
         found = super().get_user(pk)
@@ -97,17 +121,26 @@ def user_saved(sender: type[User], instance: User, **kwargs: Any) -> None:
 
 def _copy_write(user: User, *, generation: int) -> None:
     values = {field.attname: field.value_from_object(user) for field in _FIELDS}
-    copy = seal(orjson.dumps({"generation": generation, "values": values}), purpose="user")
+    copy = seal(
+        orjson.dumps({"generation": generation, "values": values}), purpose=_seal_purpose(user.pk)
+    )
     try:
         get_redis().set(user_cache_key(user.pk), copy, ex=USER_CACHE_SECONDS)
     except redis.RedisError as exc:
         logger.warning("user cache: Redis unreachable, user not cached: %s", exc)
 
 
-def _user_from_copy(copy: bytes | str | None, *, generation: int) -> User | None:
+def _seal_purpose(user_id: int) -> str:
+    """The seal names the user: one user's copy moved under another's key does not verify."""
+    return f"user.{user_id}"
+
+
+def _user_from_copy(copy: bytes | str | None, *, user_id: int, generation: int) -> User | None:
     if copy is None:
         return None
-    value = unseal(copy if isinstance(copy, bytes) else copy.encode(), purpose="user")
+    value = unseal(
+        copy if isinstance(copy, bytes) else copy.encode(), purpose=_seal_purpose(user_id)
+    )
     if value is None:
         logger.warning("user cache: a copy in Redis failed its seal, ignored")
         return None

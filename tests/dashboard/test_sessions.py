@@ -15,9 +15,10 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from analytics_worker import redis_client
-from analytics_worker.redis_client import session_cache_key, user_cache_key
-from dashboard import revocations
+from analytics_worker.redis_client import session_cache_key, user_cache_key, user_generation_key
+from dashboard import revocations, sessions
 from dashboard.models import PendingRevocation
+from dashboard.user_cache import user_copy_prefetched
 from tests.dashboard.helpers import DAY_QUERY, put_report, spec_from_query
 
 pytestmark = pytest.mark.django_db
@@ -30,9 +31,9 @@ URL = "/api/report?" + DAY_QUERY
 def fresh_process(settings) -> Iterator[None]:
     """Each test starts as a new web process that has not read the pending revocations."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    revocations._pending.reset()
+    another_process()
     yield
-    revocations._pending.reset()
+    another_process()
 
 
 @pytest.fixture
@@ -50,6 +51,7 @@ def logged_in(username: str = "supervisor") -> Client:
 def another_process() -> None:
     """What a second web process sees: nothing of this one's memory, only Redis and the DB."""
     revocations._pending.reset()
+    sessions._session_users.users.clear()
 
 
 @pytest.fixture
@@ -299,3 +301,110 @@ def test_a_forged_session_in_redis_is_ignored(
     fake_redis.set(session_cache_key(cookie), boss_copy[32:])
     assert client.get("/metrics").status_code == 403
     assert staff.is_staff
+
+
+def test_a_sealed_session_moved_under_another_key_is_ignored(
+    supervisor: User, fake_redis: fakeredis.FakeRedis
+) -> None:
+    """The seal names the session's key: the boss's copy, seal and all, under one's own key
+    does not make one the boss."""
+    User.objects.create_user("boss", password=PASSWORD, is_staff=True)
+    boss = logged_in("boss")
+    assert boss.get("/metrics").status_code == 200
+    client = logged_in()
+    assert client.get("/metrics").status_code == 403
+    boss_copy = fake_redis.get(session_cache_key(boss.cookies["sessionid"].value))
+    fake_redis.set(session_cache_key(client.cookies["sessionid"].value), boss_copy)
+    assert client.get("/metrics").status_code == 403
+
+
+def test_a_sealed_user_copy_moved_under_another_key_is_ignored(
+    supervisor: User, fake_redis: fakeredis.FakeRedis
+) -> None:
+    staff = User.objects.create_user("boss", password=PASSWORD, is_staff=True)
+    assert logged_in("boss").get("/metrics").status_code == 200
+    client = logged_in()
+    assert client.get("/metrics").status_code == 403
+    fake_redis.set(user_cache_key(supervisor.pk), fake_redis.get(user_cache_key(staff.pk)))
+    response = client.get("/metrics")
+    assert response.status_code == 403
+    assert response.wsgi_request.user == supervisor
+
+
+class CommandLog:
+    """The commands a FakeRedis is sent outside pipelines, by name, with their arguments."""
+
+    def __init__(self, client: fakeredis.FakeRedis, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.commands: list[tuple[str, ...]] = []
+        send = client.execute_command
+
+        def logged(*args: object, **options: object) -> object:
+            self.commands.append(tuple(str(arg) for arg in args))
+            return send(*args, **options)
+
+        monkeypatch.setattr(client, "execute_command", logged)
+
+    def names(self) -> list[str]:
+        return [command[0] for command in self.commands]
+
+
+def test_a_known_session_and_its_user_come_in_one_round_trip(
+    supervisor: User, enqueued, fake_redis: fakeredis.FakeRedis, monkeypatch, settings
+) -> None:
+    settings.CACHE_REVOCATION_POLL_SECONDS = 3600
+    put_report(spec_from_query(DAY_QUERY))
+    client = logged_in()
+    assert client.get(URL).status_code == 200  # this process learns whose session it is
+    cookie = client.cookies["sessionid"].value
+    log = CommandLog(fake_redis, monkeypatch)
+    response = client.get(URL)
+    assert response.status_code == 200
+    assert response.wsgi_request.user == supervisor
+    # One MGET for the session, the user's copy and its generation; the report lookup is a
+    # pipeline of its own (not logged here).
+    assert log.commands == [
+        (
+            "MGET",
+            session_cache_key(cookie),
+            user_cache_key(supervisor.pk),
+            user_generation_key(supervisor.pk),
+        )
+    ]
+
+
+def test_deactivation_blocks_the_next_request_of_a_process_that_knows_the_session(
+    supervisor: User, enqueued, fake_redis: fakeredis.FakeRedis, monkeypatch
+) -> None:
+    put_report(spec_from_query(DAY_QUERY))
+    client = logged_in()
+    assert client.get(URL).status_code == 200
+    assert client.get(URL).status_code == 200  # the user's copy came with the session
+    supervisor.is_active = False
+    supervisor.save()
+    log = CommandLog(fake_redis, monkeypatch)
+    assert client.get(URL).status_code == 401
+    assert log.names()[0] == "MGET"  # the prefetched copy was read, and found dead
+
+
+def test_a_copy_prefetched_for_an_earlier_request_is_never_used(
+    supervisor: User, enqueued, fake_redis: fakeredis.FakeRedis
+) -> None:
+    """What a thread's last request prefetched (its get_user never ran) cannot stand in for a
+    later request's read: every session load starts by forgetting it."""
+    put_report(spec_from_query(DAY_QUERY))
+    client = logged_in()
+    assert client.get(URL).status_code == 200
+    # As an earlier request left it: the copy and generation of a user still active.
+    user_copy_prefetched(
+        supervisor.pk,
+        (
+            fake_redis.get(user_cache_key(supervisor.pk)),
+            fake_redis.get(user_generation_key(supervisor.pk)),
+        ),
+    )
+    supervisor.is_active = False
+    supervisor.save()
+    another = Client()  # a request whose session load has nothing to prefetch
+    another.cookies["sessionid"] = client.cookies["sessionid"].value
+    sessions._session_users.forget(client.cookies["sessionid"].value)
+    assert another.get(URL).status_code == 401
