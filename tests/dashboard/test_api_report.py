@@ -164,8 +164,8 @@ def test_it_reads_a_hit_in_one_redis_round_trip(
     assert response.json()["status"] == "fresh"
     # One MULTI sent at once: a script counts the user's read and the hit (for /metrics) and
     # checks freshness, and the payload is read beside it. Before it, the session and the
-    # user, one read each (dashboard.sessions, dashboard.user_cache), none from the database.
-    assert commands == ["GET", "MGET"]
+    # user in one read (dashboard.sessions, dashboard.user_cache), none from the database.
+    assert commands == ["MGET"]
     assert batches == [["EVALSHA", "HMGET"]]
 
 
