@@ -17,16 +17,18 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 import orjson
 import redis
+from redis.client import Pipeline
 
 from analytics_worker.payload_gzip import DeflatedPayload
 from analytics_worker.redis_client import (
+    Read,
     as_text,
     fetch_budget_key,
     fetch_cost_key,
@@ -35,6 +37,7 @@ from analytics_worker.redis_client import (
     lock_key,
     metric_field,
     metrics_key,
+    read_run,
     report_error_key,
     result_key,
     series_latest_key,
@@ -169,13 +172,34 @@ def result_lookup(
     """The cached result and whether it is fresh at `now` (never, with `force`), counted in
     gad_cache_lookups_total. With `read_cap`, the read counts against it first: past the cap,
     ReadLimitReached, and the read is not counted as a lookup."""
-    outcome, version, payload = _result_lookup_run(
-        report_key=report_key, now=now, force=force, read_cap=read_cap, with_payload=True
-    )
-    if version is None or payload is None:
-        return "miss", None
-    cached = CachedReport(deflated=payload, fresh_until=version.fresh_until, as_of=version.as_of)
-    return outcome, cached
+    with _redis_errors():
+        return read_run(
+            result_lookup_read(report_key=report_key, now=now, force=force, read_cap=read_cap)
+        )
+
+
+def result_lookup_read(
+    *, report_key: str, now: float, force: bool = False, read_cap: Throttle | None = None
+) -> Read[tuple[LookupOutcome, CachedReport | None]]:
+    """result_lookup as a Read, to share a round trip (redis_client.reads_run); its parse
+    raises ReadLimitReached past the cap."""
+
+    def parse(replies: list[Any]) -> tuple[LookupOutcome, CachedReport | None]:
+        outcome, version = _lookup_parse(replies[0], read_cap=read_cap)
+        payload = _deflated_payload(replies[1])
+        if version is None or payload is None:
+            return "miss", None
+        return outcome, CachedReport(
+            deflated=payload, fresh_until=version.fresh_until, as_of=version.as_of
+        )
+
+    lookup = _lookup_command(report_key=report_key, now=now, force=force, read_cap=read_cap)
+
+    def queue(pipe: Pipeline) -> None:
+        lookup(pipe)
+        pipe.hmget(result_key(report_key), *_PAYLOAD_FIELDS)
+
+    return Read(queue=queue, size=2, parse=parse, scripts=(_RESULT_LOOKUP,))
 
 
 @dataclass(frozen=True)
@@ -191,10 +215,21 @@ def result_check(
 ) -> tuple[LookupOutcome, ResultVersion | None]:
     """result_lookup without the payload: the same counted read in one round trip of a few
     bytes, for a poller that already holds the payload (a conditional GET)."""
-    outcome, version, _ = _result_lookup_run(
-        report_key=report_key, now=now, force=False, read_cap=read_cap, with_payload=False
+    with _redis_errors():
+        return read_run(result_check_read(report_key=report_key, now=now, read_cap=read_cap))
+
+
+def result_check_read(
+    *, report_key: str, now: float, read_cap: Throttle | None = None
+) -> Read[tuple[LookupOutcome, ResultVersion | None]]:
+    """result_check as a Read (see result_lookup_read)."""
+    lookup = _lookup_command(report_key=report_key, now=now, force=False, read_cap=read_cap)
+    return Read(
+        queue=lookup,
+        size=1,
+        parse=lambda replies: _lookup_parse(replies[0], read_cap=read_cap),
+        scripts=(_RESULT_LOOKUP,),
     )
-    return outcome, version
 
 
 def result_version_tag(*, report_key: str, as_of: float) -> str:
@@ -202,40 +237,28 @@ def result_version_tag(*, report_key: str, as_of: float) -> str:
     return hashlib.blake2b(f"{report_key}|{as_of!r}".encode(), digest_size=12).hexdigest()
 
 
-def _result_lookup_run(
-    *, report_key: str, now: float, force: bool, read_cap: Throttle | None, with_payload: bool
-) -> tuple[LookupOutcome, ResultVersion | None, DeflatedPayload | None]:
-    result = result_key(report_key)
-    keys = [result, metrics_key()]
+def _lookup_command(
+    *, report_key: str, now: float, force: bool, read_cap: Throttle | None
+) -> Callable[[Pipeline], Any]:
+    keys = [result_key(report_key), metrics_key()]
     args: list[str | float | int] = [repr(now), int(force), *_LOOKUP_FIELDS]
     if read_cap is not None:
         keys.append(read_cap.counter_key(now=now))
         args += [read_cap.limit, read_cap.window_seconds + 1]
+    return lambda pipe: pipe.evalsha(_RESULT_LOOKUP_SHA, len(keys), *keys, *args)
 
-    def attempt() -> list[Any]:
-        if not with_payload:  # one command: no MULTI to wrap it in
-            return [get_redis().evalsha(_RESULT_LOOKUP_SHA, len(keys), *keys, *args)]
-        pipe = get_redis().pipeline(transaction=True)
-        pipe.evalsha(_RESULT_LOOKUP_SHA, len(keys), *keys, *args)
-        pipe.hmget(result, *_PAYLOAD_FIELDS)
-        return cast(list[Any], pipe.execute())
 
-    with _redis_errors():
-        try:
-            replies = attempt()
-        except redis.exceptions.NoScriptError:  # a new or restarted Redis: load it, once
-            get_redis().script_load(_RESULT_LOOKUP)
-            replies = attempt()
-    counted = replies[0]
-    payload = _deflated_payload(replies[1]) if with_payload else None
+def _lookup_parse(
+    counted: Any, *, read_cap: Throttle | None
+) -> tuple[LookupOutcome, ResultVersion | None]:
     if counted is None:
         assert read_cap is not None  # only a capped read is refused
         raise ReadLimitReached(f"More than {read_cap.limit} reads in {read_cap.window_seconds} s")
     outcome, fresh_until, as_of = counted
     if fresh_until is None or as_of is None:
-        return "miss", None, None
+        return "miss", None
     version = ResultVersion(as_of=float(as_of), fresh_until=float(fresh_until))
-    return cast(LookupOutcome, as_text(outcome)), version, payload
+    return cast(LookupOutcome, as_text(outcome)), version
 
 
 # The payload's fields of the result hash (payload_gzip.DeflatedPayload), read in one HMGET.

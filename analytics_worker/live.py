@@ -22,14 +22,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import redis
 from django.conf import settings
+from redis.client import Pipeline
 
 from analytics_worker import cache, reports, services
 from analytics_worker.genesys import queues as genesys_queues
@@ -38,6 +39,7 @@ from analytics_worker.genesys.errors import GenesysError
 from analytics_worker.genesys.http import FetchProgress
 from analytics_worker.genesys.observations import QueueObservation, queue_observations_query
 from analytics_worker.redis_client import (
+    Read,
     as_text,
     get_redis,
     live_backoff_key,
@@ -48,9 +50,12 @@ from analytics_worker.redis_client import (
     metric_incr,
     rate_limit_next_key,
     rate_limit_pause_key,
+    read_run,
 )
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # A snapshot nobody reads any more is kept this long, so a screen that comes back after a
 # pause says when its numbers stopped instead of starting blank.
@@ -89,39 +94,68 @@ def live_view_key(queue_ids: Sequence[str]) -> str:
 def live_version_read(*, queue_ids: Sequence[str]) -> str | None:
     """Renew the view's watcher and read its snapshot's version only (for If-None-Match).
     Raises cache.CacheUnavailable when Redis is down."""
-    version, _ = _watch_and_read(queue_ids, fields=("version",))
-    return version
+    return _read_alone(live_version_reading(queue_ids=queue_ids))
 
 
 def live_snapshot_read(*, queue_ids: Sequence[str]) -> LiveSnapshot | None:
     """Renew the view's watcher and read its snapshot (None before the first poll).
     Raises cache.CacheUnavailable when Redis is down."""
-    version, payload = _watch_and_read(queue_ids, fields=("version", "payload"))
-    if version is None or payload is None:
-        return None
-    return LiveSnapshot(version=version, payload=payload)
+    return _read_alone(live_snapshot_reading(queue_ids=queue_ids))
+
+
+def live_version_reading(*, queue_ids: Sequence[str]) -> Read[str | None]:
+    """live_version_read as a Read, to share a round trip (redis_client.reads_run)."""
+    return _watch_and_read(queue_ids, fields=("version",), parse=lambda version, _: version)
+
+
+def live_snapshot_reading(*, queue_ids: Sequence[str]) -> Read[LiveSnapshot | None]:
+    """live_snapshot_read as a Read, to share a round trip (redis_client.reads_run)."""
+
+    def snapshot(version: str | None, payload: bytes | None) -> LiveSnapshot | None:
+        if version is None or payload is None:
+            return None
+        return LiveSnapshot(version=version, payload=payload)
+
+    return _watch_and_read(queue_ids, fields=("version", "payload"), parse=snapshot)
+
+
+def _read_alone(read: Read[T]) -> T:
+    try:
+        return read_run(read)
+    except redis.RedisError as exc:
+        raise live_unavailable(exc) from exc
+
+
+def live_unavailable(exc: redis.RedisError) -> cache.CacheUnavailable:
+    return cache.CacheUnavailable(
+        f"The live data store (Redis) is unavailable: {type(exc).__name__}"
+    )
 
 
 def _watch_and_read(
-    queue_ids: Sequence[str], *, fields: Sequence[str]
-) -> tuple[str | None, bytes | None]:
+    queue_ids: Sequence[str],
+    *,
+    fields: Sequence[str],
+    parse: Callable[[str | None, bytes | None], T],
+) -> Read[T]:
     view = live_view_key(queue_ids)
     ttl = settings.LIVE_WATCH_SECONDS
-    try:
-        with get_redis().pipeline(transaction=False) as pipe:
-            pipe.set(live_watch_key(view), orjson.dumps(sorted(set(queue_ids))), ex=ttl)
-            pipe.zadd(live_watchers_key(), {view: time.time() + ttl})
-            pipe.hmget(live_snapshot_key(view), *fields)
-            *_, values = pipe.execute()
-    except redis.RedisError as exc:
-        raise cache.CacheUnavailable(
-            f"The live data store (Redis) is unavailable: {type(exc).__name__}"
-        ) from exc
-    version = as_text(values[0]) if values[0] is not None else None
-    payload = values[1] if len(values) > 1 else None
-    if isinstance(payload, str):
-        payload = payload.encode()
-    return version, payload
+    watched = orjson.dumps(sorted(set(queue_ids)))
+
+    def queue(pipe: Pipeline) -> None:
+        pipe.set(live_watch_key(view), watched, ex=ttl)
+        pipe.zadd(live_watchers_key(), {view: time.time() + ttl})
+        pipe.hmget(live_snapshot_key(view), *fields)
+
+    def values(replies: list[Any]) -> T:
+        found = replies[-1]
+        version = as_text(found[0]) if found[0] is not None else None
+        payload = found[1] if len(found) > 1 else None
+        if isinstance(payload, str):
+            payload = payload.encode()
+        return parse(version, payload)
+
+    return Read(queue=queue, size=3, parse=values)
 
 
 # --- the poll (beat, every LIVE_POLL_SECONDS) ----------------------------------------------------

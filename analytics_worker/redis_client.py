@@ -8,9 +8,14 @@ so the code that writes a key and the code that reads it (/healthz, /metrics) ca
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
 import redis
 from django.conf import settings
 from redis.backoff import ExponentialBackoff
+from redis.client import Pipeline
 from redis.retry import Retry
 
 # Bump when the cached result's shape changes: every key and report key carries it, so a new
@@ -38,6 +43,54 @@ def connect(url: str) -> redis.Redis:
         retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), retries=1),
         health_check_interval=30,
     )
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Read(Generic[T]):
+    """Redis commands that may share one round trip with other reads, and what their replies
+    mean. Under load a round trip, not the commands, is what a cached hit waits on: a request
+    that must read its session and then its report sends both at once (dashboard.sessions
+    session_load_with)."""
+
+    queue: Callable[[Pipeline], Any]  # puts the commands on the pipeline
+    size: int  # how many replies they make
+    parse: Callable[[list[Any]], T]  # their replies, in order, to the read's value
+    scripts: tuple[str, ...] = ()  # Lua the commands call by SHA: loaded on NOSCRIPT
+
+
+def reads_run(reads: Sequence[Read[Any]]) -> list[list[Any]]:
+    """Send the reads in one MULTI (one round trip, every reply from the same moment), and
+    answer each one's replies. A Redis that does not know a script yet (new, restarted) gets it
+    loaded, and the whole batch is sent once more. Raises redis.RedisError."""
+
+    # One command needs no MULTI around it (two more commands for Redis to parse and answer).
+    transaction = sum(read.size for read in reads) > 1
+
+    def attempt() -> list[Any]:
+        pipe = get_redis().pipeline(transaction=transaction)
+        for read in reads:
+            read.queue(pipe)
+        return pipe.execute()
+
+    try:
+        replies = attempt()
+    except redis.exceptions.NoScriptError:
+        for script in {script for read in reads for script in read.scripts}:
+            get_redis().script_load(script)
+        replies = attempt()
+    sliced, at = [], 0
+    for read in reads:
+        sliced.append(replies[at : at + read.size])
+        at += read.size
+    return sliced
+
+
+def read_run(read: Read[T]) -> T:
+    """One read on its own. Raises redis.RedisError."""
+    return read.parse(reads_run([read])[0])
 
 
 def as_text(value: bytes | str) -> str:

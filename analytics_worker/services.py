@@ -88,6 +88,7 @@ def report_lookup(
     budget: cache.FetchBudget | None = None,
     read_cap: cache.Throttle | None = None,
     kind: FetchKind = "interactive",
+    looked_up: tuple[cache.LookupOutcome, cache.CachedReport | None] | None = None,
 ) -> ReportLookup:
     """Fresh: serve. Stale: serve and make sure one refresh runs. Miss: join or start the job.
 
@@ -99,10 +100,11 @@ def report_lookup(
     forced refresh tries at once.
     `read_cap` counts the read against the reader's cap in the same Redis round trip as the
     read itself; past it, cache.ReadLimitReached. `kind` "prefetch" (beat) queues a new fetch
-    behind everything a person waits for (fetch_route).
+    behind everything a person waits for (fetch_route). `looked_up`: the cache.result_lookup
+    of this read, already made (in the round trip that loaded the reader's session).
     Raises cache.CacheUnavailable when Redis is down, WorkerUnavailable when Celery is.
     """
-    outcome, cached = cache.result_lookup(
+    outcome, cached = looked_up or cache.result_lookup(
         report_key=spec.key, now=time.time(), force=force, read_cap=read_cap
     )
     if outcome == "fresh":

@@ -22,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
+import redis
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -31,11 +32,14 @@ from django.urls import reverse
 from django.views.decorators.http import require_safe
 
 from analytics_worker import cache, live, reports, services
+from analytics_worker.redis_client import Read
 from dashboard import live as live_tiles
+from dashboard import sessions
 from dashboard.models import WallboardLink
 
 TILES_TEMPLATE = "dashboard/live_tiles.html"
 TOKEN_HEADER = "X-Wallboard-Token"
+LOGIN_FIRST = "Log in to use the dashboard API, or open a wallboard link."
 
 
 def _queue_ids(request: HttpRequest) -> tuple[str, ...]:
@@ -112,6 +116,7 @@ def _error(message: str, *, status: int) -> HttpResponse:
 @require_safe
 def api_live(request: HttpRequest) -> HttpResponse:
     token = request.headers.get(TOKEN_HEADER, "")
+    first: tuple[Any] | None = None  # the first read, when it went out with the session's
     if token:
         link = live_tiles.wallboard_link_for(token)
         if link is None:
@@ -121,21 +126,25 @@ def api_live(request: HttpRequest) -> HttpResponse:
                 status=403,
             )
         queue_ids = tuple(sorted(set(link.queue_ids)))
-    elif request.user.is_authenticated:
+    else:
         try:
             queue_ids = _queue_ids(request)
         except reports.ReportSpecError as exc:
+            if not request.user.is_authenticated:
+                return _error(LOGIN_FIRST, status=401)
             return _error(exc.message, status=400)
-    else:
-        return _error("Log in to use the dashboard API, or open a wallboard link.", status=401)
+        first = _read_with_session(request, queue_ids)
+        if not request.user.is_authenticated:
+            return _error(LOGIN_FIRST, status=401)
 
     try:
-        seen = request.headers.get("If-None-Match", "")
-        if seen:
-            version = live.live_version_read(queue_ids=queue_ids)
+        if seen := request.headers.get("If-None-Match", ""):
+            version = first[0] if first else live.live_version_read(queue_ids=queue_ids)
             if version is not None and seen == _etag(version):
                 return _not_modified(version)
-        snapshot = live.live_snapshot_read(queue_ids=queue_ids)
+            snapshot = live.live_snapshot_read(queue_ids=queue_ids)
+        else:
+            snapshot = first[0] if first else live.live_snapshot_read(queue_ids=queue_ids)
     except cache.CacheUnavailable as exc:
         return _error(
             f"{exc}. Live numbers come back by themselves once it is back (make check-redis).",
@@ -149,6 +158,23 @@ def api_live(request: HttpRequest) -> HttpResponse:
     if snapshot is not None:
         response["ETag"] = _etag(snapshot.version)
     return response
+
+
+def _read_with_session(request: HttpRequest, queue_ids: tuple[str, ...]) -> tuple[Any] | None:
+    """The read /api/live makes first (the version for a poll with If-None-Match, else the
+    snapshot), sent with the loading of the session (one round trip), as (its value,); None
+    when not made: a session this process has not seen, so a stranger renews no watcher."""
+    if sessions.session_user_id(request) is None:
+        return None
+    read: Read[Any] = (
+        live.live_version_reading(queue_ids=queue_ids)
+        if request.headers.get("If-None-Match")
+        else live.live_snapshot_reading(queue_ids=queue_ids)
+    )
+    try:
+        return (sessions.session_load_with(request, read),)
+    except redis.RedisError:
+        return None  # the session loads by itself, and the view's own read says what failed
 
 
 def _etag(version: str) -> str:

@@ -27,14 +27,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import redis
+from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
+from django.http import HttpRequest
 from django.utils import timezone
 
-from analytics_worker.redis_client import get_redis, session_cache_key
+from analytics_worker.redis_client import Read, get_redis, read_run, reads_run, session_cache_key
 from dashboard.revocations import (
     SESSION_TOMBSTONE,
     Kind,
@@ -46,6 +48,8 @@ from dashboard.sealed import seal, unseal
 from dashboard.user_cache import user_copy_keys, user_copy_prefetched
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # Sessions whose user this process remembers; past it, the oldest is forgotten (and costs the
 # second round trip again on its next request).
@@ -80,6 +84,23 @@ class _SessionUsers:
 _session_users = _SessionUsers()
 
 
+def session_user_id(request: HttpRequest) -> int | None:
+    """Whose the request's session is, if this process has seen it (no Redis read)."""
+    key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+    return _session_users.get(key) if key else None
+
+
+def session_load_with(request: HttpRequest, read: Read[T]) -> T:
+    """`read`, sent in the same round trip as the loading of the request's session (and of its
+    user's copy) when it is not loaded yet. A cached hit then costs one round trip to Redis
+    where it took two; under load it is the round trips, not the commands, that a hit waits
+    on. Raises redis.RedisError; the session then loads as usual when first used."""
+    store = getattr(request, "session", None)
+    if isinstance(store, SessionStore):
+        return store.load_with(read)
+    return read_run(read)
+
+
 def _seal_purpose(session_key: str) -> str:
     """The seal names the session: one session's copy moved under another's key (a staff
     member's under one's own cookie) does not verify."""
@@ -88,41 +109,66 @@ def _seal_purpose(session_key: str) -> str:
 
 class SessionStore(DatabaseSessionStore):
     def load(self) -> dict[str, Any]:
-        key = self.session_key
-        trusted = key is not None and not revocation_pending(kind=Kind.SESSION_REVOKED, name=key)
-        trusted = trusted and not revocation_pending(kind=Kind.SESSION_CHANGED, name=str(key))
         user_copy_prefetched(None)
-        reachable = False
-        if trusted:
-            assert key is not None
-            user_id = _session_users.get(key)
-            try:
-                if user_id is None:
-                    stored = get_redis().get(session_cache_key(key))
-                else:
-                    stored, *user_copy = get_redis().mget(
-                        session_cache_key(key), *user_copy_keys(user_id)
-                    )
-                reachable = True
-            except redis.RedisError as exc:
-                logger.warning("sessions: Redis unreachable, reading the database: %s", exc)
-            else:
-                if stored == SESSION_TOMBSTONE:
-                    _session_users.forget(key)
-                    self._session_key = None
-                    return {}
-                if isinstance(stored, str):
-                    stored = stored.encode()
-                value = unseal(stored, purpose=_seal_purpose(key)) if stored else None
-                if value is not None:
-                    data = cast(dict[str, Any], self.serializer().loads(value))
-                    if user_id is None:
-                        _session_users.remember(key, data)
-                    elif data.get(SESSION_KEY) == str(user_id):
-                        user_copy_prefetched(user_id, (user_copy[0], user_copy[1]))
-                    return data
+        read = self._copy_read()
+        if read is None:
+            return self._database_load(reachable=False)
+        try:
+            found = read_run(read)
+        except redis.RedisError as exc:
+            logger.warning("sessions: Redis unreachable, reading the database: %s", exc)
+            return self._database_load(reachable=False)
+        return found if found is not None else self._database_load(reachable=True)
+
+    def load_with(self, read: Read[T]) -> T:
+        """`read`, in the round trip that loads this session if it is not loaded yet (see
+        session_load_with). Raises redis.RedisError, the session left to load when used."""
+        copy_read = None if hasattr(self, "_session_cache") else self._copy_read()
+        if copy_read is None:
+            return read_run(read)
+        user_copy_prefetched(None)
+        copy_replies, replies = reads_run([copy_read, read])
+        found = copy_read.parse(copy_replies)
+        self._session_cache = found if found is not None else self._database_load(reachable=True)
+        return read.parse(replies)
+
+    def _copy_read(self) -> Read[dict[str, Any] | None] | None:
+        """The read of this session's copy in Redis, and of its user's when this process knows
+        whose session it is; None when no copy may be trusted (no key, a revocation pending).
+        It reads as the session's data, {} for a revoked session, None for no usable copy."""
+        key = self.session_key
+        if key is None or any(
+            revocation_pending(kind=kind, name=key)
+            for kind in (Kind.SESSION_REVOKED, Kind.SESSION_CHANGED)
+        ):
+            return None
+        user_id = _session_users.get(key)
+        keys = [session_cache_key(key), *(user_copy_keys(user_id) if user_id is not None else ())]
+
+        def parse(replies: list[Any]) -> dict[str, Any] | None:
+            stored, *user_copy = replies[0]
+            if stored == SESSION_TOMBSTONE:
+                _session_users.forget(key)
+                self._session_key = None
+                return {}
+            if isinstance(stored, str):
+                stored = stored.encode()
+            value = unseal(stored, purpose=_seal_purpose(key)) if stored else None
+            if value is None:
                 if stored is not None:
                     logger.warning("sessions: a copy in Redis failed its seal, ignored")
+                return None
+            data = cast(dict[str, Any], self.serializer().loads(value))
+            if user_id is None:
+                _session_users.remember(key, data)
+            elif data.get(SESSION_KEY) == str(user_id):
+                user_copy_prefetched(user_id, (user_copy[0], user_copy[1]))
+            return data
+
+        return Read(queue=lambda pipe: pipe.mget(keys), size=1, parse=parse)
+
+    def _database_load(self, *, reachable: bool) -> dict[str, Any]:
+        """The session from the database; `reachable`: Redis answered, so copy it there."""
         # The db backend's own read (not in django-stubs): the row, or None if absent or expired.
         row = self._get_session_from_db()  # type: ignore[attr-defined]
         if row is None:

@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
 
+import fakeredis
 import orjson
+import pytest
 
 from analytics_worker import cache, reports, timebuckets
 
@@ -149,3 +151,35 @@ def assert_csp(response: Any) -> None:
     policy = response["Content-Security-Policy"]
     assert "script-src 'self'" in policy
     assert "unsafe-inline" not in policy
+
+
+class CommandLog:
+    """The commands a FakeRedis is sent, by name, with their arguments: one batch a round trip
+    (a pipeline's commands, or one command on its own)."""
+
+    def __init__(self, client: fakeredis.FakeRedis, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.batches: list[list[tuple[str, ...]]] = []
+        send, pipeline = client.execute_command, client.pipeline
+
+        def logged(*args: object, **options: object) -> object:
+            self.batches.append([tuple(str(arg) for arg in args)])
+            return send(*args, **options)
+
+        def logged_pipeline(*args: object, **options: object) -> object:
+            pipe = pipeline(*args, **options)
+            execute = pipe.execute
+
+            def logged_execute(*args: object, **options: object) -> object:
+                self.batches.append(
+                    [tuple(str(arg) for arg in command) for command, _ in pipe.command_stack]
+                )
+                return execute(*args, **options)
+
+            pipe.execute = logged_execute
+            return pipe
+
+        monkeypatch.setattr(client, "execute_command", logged)
+        monkeypatch.setattr(client, "pipeline", logged_pipeline)
+
+    def names(self) -> list[list[str]]:
+        return [[command[0] for command in batch] for batch in self.batches]

@@ -1,15 +1,19 @@
 from __future__ import annotations
 
 import time
+from unittest import mock
 
 import orjson
 import pytest
 from django.test import Client
 
+from analytics_worker import cache
 from analytics_worker.genesys.errors import GenesysUnavailable
+from dashboard import sessions
 from tests.dashboard.helpers import (
     DAY_QUERY,
     DST_DAY_QUERY,
+    CommandLog,
     assert_csp,
     put_report,
     report_payload,
@@ -138,35 +142,14 @@ def test_it_reads_a_hit_in_one_redis_round_trip(
 ) -> None:
     put_report(spec_from_query(DAY_QUERY))
     assert client_alice.get(URL).status_code == 200  # the first loads the script into Redis
-    commands: list[str] = []
-    batches: list[list[str]] = []
-    execute_command, pipeline = fake_redis.execute_command, fake_redis.pipeline
-
-    def spy_command(*args, **kwargs):
-        commands.append(args[0])
-        return execute_command(*args, **kwargs)
-
-    def spy_pipeline(*args, **kwargs):
-        pipe = pipeline(*args, **kwargs)
-        execute = pipe.execute
-
-        def spy_execute(*args, **kwargs):
-            batches.append([command[0] for command, _ in pipe.command_stack])
-            return execute(*args, **kwargs)
-
-        pipe.execute = spy_execute
-        return pipe
-
-    monkeypatch.setattr(fake_redis, "execute_command", spy_command)
-    monkeypatch.setattr(fake_redis, "pipeline", spy_pipeline)
+    log = CommandLog(fake_redis, monkeypatch)
     response = client_alice.get(URL)
     assert response.status_code == 200
     assert response.json()["status"] == "fresh"
-    # One MULTI sent at once: a script counts the user's read and the hit (for /metrics) and
-    # checks freshness, and the payload is read beside it. Before it, the session and the
-    # user in one read (dashboard.sessions, dashboard.user_cache), none from the database.
-    assert commands == ["MGET"]
-    assert batches == [["EVALSHA", "HMGET"]]
+    # One MULTI sent at once: the session and the user's copy (dashboard.sessions,
+    # dashboard.user_cache; none from the database), then a script that counts the user's
+    # read and the hit (for /metrics) and checks freshness, and the payload beside it.
+    assert log.names() == [["MGET", "EVALSHA", "HMGET"]]
 
 
 # --- what one user's fetches may cost -------------------------------------------------------------
@@ -272,3 +255,19 @@ def test_redis_down_charges_what_a_direct_fetch_really_sent(
     assert client_alice.get(URL).status_code == 200
     # Charged 1 up front, then the 8 more it sent: the next (1 more) would pass 9.
     assert client_alice.get(URL).status_code == 503
+
+
+def test_a_read_made_for_another_user_is_read_again(client_alice: Client, alice, settings) -> None:
+    """The report's read goes out with the session's before the session says whose it is,
+    under the user this process expects; if the session holds someone else (it never should),
+    that read is dropped and the view reads for the real user."""
+    put_report(spec_from_query(DAY_QUERY))
+    assert client_alice.get(URL).status_code == 200
+    key = client_alice.cookies["sessionid"].value
+    sessions._session_users.users[key] = alice.pk + 1000
+    with mock.patch.object(cache, "result_lookup", wraps=cache.result_lookup) as lookup:
+        response = client_alice.get(URL)
+    assert response.status_code == 200
+    assert response.wsgi_request.user == alice
+    lookup.assert_called_once()
+    assert lookup.call_args.kwargs["read_cap"].name == f"dashboard:reads:{alice.pk}"

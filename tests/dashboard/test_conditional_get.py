@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 
 from analytics_worker import cache
-from tests.dashboard.helpers import DAY_QUERY, put_report, spec_from_query
+from tests.dashboard.helpers import DAY_QUERY, CommandLog, put_report, spec_from_query
 from tests.helpers import enqueued_jobs
 
 pytestmark = pytest.mark.django_db
@@ -107,3 +107,15 @@ def test_redis_down_answers_in_full(client_alice: Client, redis_down, inline_fet
     response = client_alice.get(URL, headers={"If-None-Match": 'W/"anything"'})
     assert response.status_code == 200
     assert orjson.loads(response.content)["status"] == "degraded"
+
+
+def test_a_poll_of_a_known_session_is_one_round_trip(
+    client_alice: Client, enqueued, fake_redis, monkeypatch
+) -> None:
+    """The session, the user's copy and the result's version in one MULTI: a poll of an
+    unchanged report waits on Redis once (dashboard.sessions session_load_with)."""
+    put_report(spec_from_query(DAY_QUERY))
+    etag = client_alice.get(URL)["ETag"]
+    log = CommandLog(fake_redis, monkeypatch)
+    assert client_alice.get(URL, headers={"If-None-Match": etag}).status_code == 304
+    assert log.names() == [["MGET", "EVALSHA"]]

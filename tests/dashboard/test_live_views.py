@@ -14,6 +14,7 @@ import responses
 
 from analytics_worker import cache, live
 from dashboard.models import LiveThreshold
+from tests.dashboard.helpers import CommandLog
 
 pytestmark = pytest.mark.django_db
 OBSERVATIONS = "http://genesys.test/api/v2/analytics/queues/observations/query"
@@ -127,6 +128,29 @@ def test_the_page_needs_a_login_and_has_no_inline_script(client, client_alice):
     scripts = re.findall(r"<script([^>]*)>", html)
     assert all("src=" in attrs or "application/json" in attrs for attrs in scripts)
     assert "script-src 'self'" in response["Content-Security-Policy"]
+
+
+def test_a_poll_of_a_known_session_is_one_round_trip(
+    client_alice, org, enqueued, fake_redis, monkeypatch
+):
+    """The session, the user's copy, the watcher's renewal and the snapshot's version in one
+    MULTI (dashboard.sessions session_load_with): a screen's poll waits on Redis once."""
+    client_alice.get("/api/live?queue=q-sales")
+    _poll(time.time())
+    etag = client_alice.get("/api/live?queue=q-sales")["ETag"]
+    log = CommandLog(fake_redis, monkeypatch)
+    response = client_alice.get("/api/live?queue=q-sales", headers={"If-None-Match": etag})
+    assert response.status_code == 304
+    assert log.names() == [["MGET", "SET", "ZADD", "HMGET"]]
+    log.batches.clear()
+    assert client_alice.get("/api/live?queue=q-sales").status_code == 200
+    assert log.names()[0] == ["MGET", "SET", "ZADD", "HMGET"]
+
+
+def test_a_stranger_renews_no_watcher(client, org, enqueued):
+    response = client.get("/api/live?queue=q-sales")
+    assert response.status_code == 401
+    assert live.live_watched_views() == {}
 
 
 def test_a_bad_queue_filter_names_it(client_alice):

@@ -19,7 +19,7 @@ from analytics_worker.redis_client import session_cache_key, user_cache_key, use
 from dashboard import revocations, sessions
 from dashboard.models import PendingRevocation
 from dashboard.user_cache import user_copy_prefetched
-from tests.dashboard.helpers import DAY_QUERY, put_report, spec_from_query
+from tests.dashboard.helpers import DAY_QUERY, CommandLog, put_report, spec_from_query
 
 pytestmark = pytest.mark.django_db
 
@@ -331,23 +331,6 @@ def test_a_sealed_user_copy_moved_under_another_key_is_ignored(
     assert response.wsgi_request.user == supervisor
 
 
-class CommandLog:
-    """The commands a FakeRedis is sent outside pipelines, by name, with their arguments."""
-
-    def __init__(self, client: fakeredis.FakeRedis, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.commands: list[tuple[str, ...]] = []
-        send = client.execute_command
-
-        def logged(*args: object, **options: object) -> object:
-            self.commands.append(tuple(str(arg) for arg in args))
-            return send(*args, **options)
-
-        monkeypatch.setattr(client, "execute_command", logged)
-
-    def names(self) -> list[str]:
-        return [command[0] for command in self.commands]
-
-
 def test_a_known_session_and_its_user_come_in_one_round_trip(
     supervisor: User, enqueued, fake_redis: fakeredis.FakeRedis, monkeypatch, settings
 ) -> None:
@@ -360,16 +343,15 @@ def test_a_known_session_and_its_user_come_in_one_round_trip(
     response = client.get(URL)
     assert response.status_code == 200
     assert response.wsgi_request.user == supervisor
-    # One MGET for the session, the user's copy and its generation; the report lookup is a
-    # pipeline of its own (not logged here).
-    assert log.commands == [
-        (
-            "MGET",
-            session_cache_key(cookie),
-            user_cache_key(supervisor.pk),
-            user_generation_key(supervisor.pk),
-        )
-    ]
+    # One round trip: an MGET of the session, the user's copy and its generation, sent with
+    # the report's lookup (a script, and the payload).
+    assert log.names() == [["MGET", "EVALSHA", "HMGET"]]
+    assert log.batches[0][0] == (
+        "MGET",
+        session_cache_key(cookie),
+        user_cache_key(supervisor.pk),
+        user_generation_key(supervisor.pk),
+    )
 
 
 def test_deactivation_blocks_the_next_request_of_a_process_that_knows_the_session(
@@ -383,7 +365,7 @@ def test_deactivation_blocks_the_next_request_of_a_process_that_knows_the_sessio
     supervisor.save()
     log = CommandLog(fake_redis, monkeypatch)
     assert client.get(URL).status_code == 401
-    assert log.names()[0] == "MGET"  # the prefetched copy was read, and found dead
+    assert log.names()[0][0] == "MGET"  # the prefetched copy was read, and found dead
 
 
 def test_a_copy_prefetched_for_an_earlier_request_is_never_used(
