@@ -129,8 +129,8 @@ def _prefetch_part(st: stack.Stack, result: BenchResult, sizes: Sizes) -> None:
         "/api/report (200). prefetch done: from beat's tick to the last saved report fetched; "
         "its requests include the supervisor's."
     )
-    for found in rounds:
-        table.notes.append(f"during prefetch, the supervisor's job: {found['busy']['job_note']}")
+    notes = sorted({found["busy"]["job_note"] for found in rounds})
+    table.notes.append(f"the supervisor's job during prefetch: {'; '.join(notes)}")
     result.tables.append(table)
     result.figures["prefetch"] = {"rounds": rounds, "ratio": slowdown, "rate_limited": limited}
     result.target(
