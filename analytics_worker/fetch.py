@@ -139,7 +139,10 @@ def report_job_run(*, spec_data: dict[str, Any], job_id: str) -> str:
             job_id=job_id, state="waiting", message=reason, wait_until=time.time() + seconds
         )
 
-    progress = FetchProgress(on_wait=on_wait)
+    # Beat's prefetch (services.FetchKind) lets the fetches people wait for have the shared
+    # Genesys budget first, as the queues let them have the workers first.
+    background = job is not None and job.get("kind") == "prefetch"
+    progress = FetchProgress(on_wait=on_wait, background=background)
     try:
         payload = report_fetch(spec=spec, progress=progress, on_page=on_page)
     except Exception as exc:

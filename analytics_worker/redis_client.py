@@ -184,6 +184,11 @@ def rate_limit_pause_key(client: str) -> str:
     return redis_key("ratelimit", client, "paused_until")
 
 
+def rate_limit_hold_key(client: str) -> str:
+    """Until when a fetch a person waits for may still send: beat's prefetch holds back."""
+    return redis_key("ratelimit", client, "foreground_until")
+
+
 def queues_key(client: str) -> str:
     """The org's queue list, as (id, name) pairs."""
     return redis_key("queues", client)

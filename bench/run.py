@@ -25,6 +25,7 @@ from bench import (
     bench_browser,
     bench_cached,
     bench_cold,
+    bench_contention,
     bench_live,
     bench_memory,
     bench_normalise,
@@ -42,6 +43,7 @@ BENCHES: dict[str, Callable[[stack.Stack], BenchResult]] = {
     bench_browser.NAME: bench_browser.run,
     bench_cold.NAME: bench_cold.run,
     bench_polling.NAME: bench_polling.run,
+    bench_contention.NAME: bench_contention.run,
     bench_cached.NAME: bench_cached.run,
     bench_breakdown.NAME: bench_breakdown.run,
     bench_live.NAME: bench_live.run,
@@ -49,6 +51,7 @@ BENCHES: dict[str, Callable[[stack.Stack], BenchResult]] = {
 ISSUE_ORDER = (
     "cached",
     "polling",
+    "contention",
     "cold",
     "memory",
     "normalise",

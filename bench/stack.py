@@ -8,17 +8,19 @@
   asks for, the tutorial baseline under /bench/baseline/ and the ceiling view. One server at a
   time: a bench that needs another volume restarts it.
 - This process is a worker too: it calls analytics_worker.services directly, with settings
-  pointing at that server's /sim/.
+  pointing at that server's /sim/. A bench that measures workers against each other (bench
+  "contention") starts real Celery workers instead (worker_start), as docker-compose.yml runs them.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -58,6 +60,7 @@ class Stack:
     session_cookie: str = ""
     per_day: int = 0  # the running server's simulated volume, 0 when none runs
     server: Process | None = None
+    workers: list[Process] = field(default_factory=list)  # Celery workers running now
 
     @property
     def base_url(self) -> str:
@@ -139,6 +142,7 @@ def stack_open(*, quick: bool, runs: int) -> Stack:
 
 
 def stack_close(stack: Stack) -> None:
+    workers_stop(stack)
     server_stop(stack)
     redis_flush()
     shutil.rmtree(stack.tmp, ignore_errors=True)
@@ -180,6 +184,34 @@ def server_stop(stack: Stack) -> None:
     stack.server.stop(timeout=20)
     stack.server = None
     stack.per_day = 0
+
+
+# --- Celery workers -------------------------------------------------------------------------------
+
+
+def worker_start(stack: Stack, name: str, *, queues: tuple[str, ...], concurrency: int) -> Process:
+    """A Celery worker reading `queues` with `concurrency` pool processes, as docker-compose.yml
+    runs its `worker` (interactive,celery x 2) and `interactive-worker` (interactive x 1); ready
+    once it has connected to the broker and logs " ready."."""
+    args = [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO"]
+    args += [f"--queues={','.join(queues)}", f"--concurrency={concurrency}"]
+    args += ["--without-gossip", "--without-mingle", "-n", f"{name}@%h"]
+    # LOG_LEVEL INFO: the " ready." line, and a line a fetch, in the worker's log in stack.tmp.
+    process = stack.processes.spawn(name, args, env={**os.environ, "LOG_LEVEL": "INFO"})
+    stack.workers.append(process)
+    process.wait_for(
+        lambda: " ready." in process.log_text(),
+        what=f"{name} to start",
+        timeout=SERVER_START_SECONDS,
+    )
+    return process
+
+
+def workers_stop(stack: Stack) -> None:
+    """Stop the Celery workers this run started (warm shutdown: running tasks finish first)."""
+    for process in reversed(stack.workers):
+        process.stop(timeout=30)
+    stack.workers.clear()
 
 
 # --- the simulated org's testing aids ---------------------------------------------------------

@@ -14,6 +14,7 @@ retried. A 401 means the token expired or was revoked: drop it, retry once with 
 Rate limit: Genesys allows 300 requests/minute per client-credentials token, and all workers share
 one token, so they share one budget (Redis): each request first reserves the next free slot,
 spaced 60/limit seconds apart; a 429 sets a shared "paused until" that every worker honours.
+Beat's prefetch goes last: it takes a slot only when no fetch a person waits for is sending.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import redis
@@ -54,6 +55,7 @@ from analytics_worker.genesys.errors import (
 from analytics_worker.redis_client import (
     get_redis,
     metric_incr,
+    rate_limit_hold_key,
     rate_limit_next_key,
     rate_limit_pause_key,
 )
@@ -69,6 +71,12 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Slots are 2% wider than 60/limit: clock skew between hosts and network jitter then never push
 # more than `limit` requests into any 60-second window at Genesys.
 RATE_LIMIT_SAFETY = 1.02
+# Beat's prefetch yields the budget to everything else (FetchProgress.background, _slot_reserve):
+# it waits while a foreground fetch has sent within this long (the time such a fetch takes from
+# one request to its next: the answer, folding the page in), and books a slot only when it is
+# free now (within BOOK_AHEAD_SECONDS), never one ahead of a person's next request.
+FOREGROUND_HOLD_SECONDS = 1.0
+BOOK_AHEAD_SECONDS = 0.01
 # Waits shorter than this (the limiter's usual 0.2 s spacing) are counted but not announced.
 ANNOUNCE_WAIT_SECONDS = 0.5
 
@@ -86,6 +94,9 @@ class FetchProgress:
     # A time.monotonic() time budget for the whole fetch (the web's inline fetch when Redis is
     # down): no request, retry or pacing wait runs past it.
     deadline: float | None = None
+    # Beat's prefetch: its requests yield the shared budget to fetches a person waits for
+    # (_slot_reserve).
+    background: bool = False
 
     def seconds_left(self) -> float | None:
         return None if self.deadline is None else self.deadline - time.monotonic()
@@ -356,9 +367,13 @@ def _wait_report(progress: FetchProgress, seconds: float, reason: str) -> None:
 # --- The shared rate limiter ----------------------------------------------------------------------
 
 
-def _limiter_keys() -> tuple[str, str]:
+def _limiter_keys() -> tuple[str, str, str]:
     fingerprint = client_fingerprint()
-    return rate_limit_next_key(fingerprint), rate_limit_pause_key(fingerprint)
+    return (
+        rate_limit_next_key(fingerprint),
+        rate_limit_pause_key(fingerprint),
+        rate_limit_hold_key(fingerprint),
+    )
 
 
 def _slot_reserve(progress: FetchProgress) -> None:
@@ -367,18 +382,48 @@ def _slot_reserve(progress: FetchProgress) -> None:
     "Next allowed time" (GCRA with a burst of one): slot = max(now, next, paused_until) and
     next = slot + spacing, read and written in one WATCH transaction so two workers never get
     the same slot.
+
+    A background request (beat's prefetch) yields to the others: it takes a slot only when the
+    slot is free now and no foreground fetch has sent in the last FOREGROUND_HOLD_SECONDS, and
+    otherwise waits and asks again. Booking ahead like the others, it would hold a place in the
+    line that a person's next request then waits behind: with two prefetch fetches running, a
+    supervisor's report got one slot in three (bench "contention", 3x its time on an idle stack).
     """
+    while True:
+        booking = _slot_take(progress)
+        wait = booking.at - booking.now
+        paused = booking.paused_until >= booking.at
+        if booking.booked:
+            _pacing_wait(progress, wait=wait, reason=_wait_reason(wait, paused=paused))
+            return
+        # A background request that did not book: wait for the slot or the hold to pass, then
+        # ask again (a person's request may have come in meanwhile).
+        reason = _wait_reason(wait, paused=paused, yielding=booking.held_until >= booking.at)
+        _pacing_wait(progress, wait=wait, reason=reason)
+
+
+class _Booking(NamedTuple):
+    booked: bool  # False: a background request that must wait until `at` and ask again
+    at: float  # when the request may go
+    now: float
+    paused_until: float
+    held_until: float
+
+
+def _slot_take(progress: FetchProgress) -> _Booking:
+    """Book the next slot, or (a background request) say until when to wait for one."""
     limit = settings.GENESYS_RATE_LIMIT_PER_MINUTE
     spacing = 60.0 / limit * RATE_LIMIT_SAFETY
-    next_key, pause_key = _limiter_keys()
+    next_key, pause_key, hold_key = _limiter_keys()
     try:
         with get_redis().pipeline() as pipe:
             while True:
                 try:
                     pipe.watch(next_key, pause_key)
                     now = clock.now()
-                    next_at = _float(pipe.get(next_key))
-                    paused_until = _float(pipe.get(pause_key))
+                    next_at, paused_until, held_until = (
+                        _float(value) for value in pipe.mget(next_key, pause_key, hold_key)
+                    )
                     if paused_until - now > MAX_RETRY_SECONDS:
                         pipe.unwatch()
                         raise GenesysRateLimited(
@@ -388,11 +433,19 @@ def _slot_reserve(progress: FetchProgress) -> None:
                             retry_after=paused_until - now,
                         )
                     slot = max(now, next_at, paused_until)
+                    if progress.background and max(slot, held_until) > now + BOOK_AHEAD_SECONDS:
+                        pipe.unwatch()
+                        return _Booking(False, max(slot, held_until), now, paused_until, held_until)
                     pipe.multi()
                     # Expiry only tidies up: a "next" in the past is the same as no key.
                     pipe.set(next_key, repr(slot + spacing), ex=math.ceil(slot - now) + 60)
+                    if not progress.background:
+                        # Every booking writes next_key, which all of them watch: bookings are
+                        # serialised, so the latest foreground slot is the largest.
+                        held = slot + FOREGROUND_HOLD_SECONDS
+                        pipe.set(hold_key, repr(held), ex=math.ceil(held - now) + 60)
                     pipe.execute()
-                    break
+                    return _Booking(True, slot, now, paused_until, held_until)
                 except redis.WatchError:
                     continue  # another worker took a slot between our read and write
     except redis.RedisError as exc:
@@ -401,8 +454,20 @@ def _slot_reserve(progress: FetchProgress) -> None:
             "Redis is unavailable for the shared Genesys rate limiter (%s); sending without it",
             type(exc).__name__,
         )
-        return
-    wait = slot - now
+        now = clock.now()
+        return _Booking(True, now, now, 0.0, 0.0)
+
+
+def _wait_reason(wait: float, *, paused: bool, yielding: bool = False) -> str:
+    if paused:
+        return f"Genesys rate limit (429): all workers paused, waiting {wait:.0f} s"
+    if yielding:
+        return f"Letting reports that people wait for go first: waiting {wait:.1f} s"
+    limit = settings.GENESYS_RATE_LIMIT_PER_MINUTE
+    return f"Pacing requests under {limit}/min: waiting {wait:.1f} s"
+
+
+def _pacing_wait(progress: FetchProgress, *, wait: float, reason: str) -> None:
     if wait <= 0:
         return
     left = progress.seconds_left()
@@ -412,17 +477,13 @@ def _slot_reserve(progress: FetchProgress) -> None:
             "try again in a minute",
             retry_after=wait,
         )
-    if paused_until >= slot:
-        reason = f"Genesys rate limit (429): all workers paused, waiting {wait:.0f} s"
-    else:
-        reason = f"Pacing requests under {limit}/min: waiting {wait:.1f} s"
     _wait_report(progress, wait, reason)
     clock.sleep(wait)
 
 
 def _pause_all(until: float) -> None:
     """After a 429, hold every worker's next slot until `until` (never shortening a pause)."""
-    _, pause_key = _limiter_keys()
+    _, pause_key, _ = _limiter_keys()
     try:
         with get_redis().pipeline() as pipe:
             while True:

@@ -117,6 +117,18 @@ def test_an_internal_error_is_logged_not_shown(spec, job, pages):
     assert cache.lock_holder(report_key=spec.key) is None
 
 
+def test_beat_prefetch_yields_the_genesys_budget_to_people(spec, enqueued, pages):
+    # A prefetch job's requests wait while a fetch a person waits for is sending
+    # (genesys/http.py FOREGROUND_HOLD_SECONDS); a person's do not.
+    person = services.report_lookup(spec=spec).job_id
+    run(spec, person)
+    assert pages.call_args.kwargs["progress"].background is False
+
+    prefetch = services.report_job_ensure(spec=spec, kind="prefetch")
+    run(spec, prefetch)
+    assert pages.call_args.kwargs["progress"].background is True
+
+
 def test_a_redelivered_finished_job_does_nothing(spec, job, pages):
     run(spec, job)
     run(spec, job)

@@ -502,3 +502,43 @@ def test_a_deadline_stops_a_pacing_wait_that_would_end_past_it(
 
     assert len(api_calls(api)) == 1
     assert big_sleeps(fake_clock) == []
+
+
+def test_a_prefetch_request_never_holds_a_slot_ahead_of_a_person(
+    fake_clock: FakeClock, monkeypatch: pytest.MonkeyPatch, settings: LazySettings
+) -> None:
+    # Beat's prefetch booked slots ahead like any request, so the workers took the budget in
+    # turn and a supervisor's report waited behind every prefetch (bench "contention": 3x).
+    settings.GENESYS_RATE_LIMIT_PER_MINUTE = 300
+    spacing = 60 / 300 * http.RATE_LIMIT_SAFETY
+    person: dict[str, float] = {}
+
+    def sleep(seconds: float) -> None:
+        if not person:  # the prefetch's first wait: a person's request comes in meanwhile
+            person["asked"] = fake_clock.now()
+            http._slot_reserve(FetchProgress())
+            person["sent"] = fake_clock.now()
+        fake_clock.sleep(seconds)
+
+    monkeypatch.setattr(clock, "sleep", sleep)
+    http._slot_reserve(FetchProgress(background=True))  # sent at once: the budget was idle
+    http._slot_reserve(FetchProgress(background=True))  # must wait a slot
+    prefetch_sent = fake_clock.now()
+
+    # The person's request takes the slot right after the one already sent...
+    assert person["sent"] - person["asked"] == pytest.approx(spacing)
+    # ...and the prefetch holds back while the person's fetch may still send more.
+    assert prefetch_sent >= person["sent"] + http.FOREGROUND_HOLD_SECONDS
+
+
+def test_prefetch_alone_uses_the_whole_budget(
+    fake_clock: FakeClock, settings: LazySettings
+) -> None:
+    settings.GENESYS_RATE_LIMIT_PER_MINUTE = 300
+    sent_at = []
+    for _ in range(20):
+        http._slot_reserve(FetchProgress(background=True))
+        sent_at.append(fake_clock.now())
+
+    gaps = [later - earlier for earlier, later in zip(sent_at, sent_at[1:], strict=False)]
+    assert gaps == pytest.approx([60 / 300 * http.RATE_LIMIT_SAFETY] * 19)
