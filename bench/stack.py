@@ -42,6 +42,7 @@ SERVER_START_SECONDS = 60
 # gunicorn's gthread workers, as in production (docker-compose.yml: 4 threads a worker);
 # BENCH_SERVER_THREADS tries another count.
 SERVER_THREADS = int(os.environ.get("BENCH_SERVER_THREADS", "4"))
+SERVER_WORKERS = int(os.environ.get("BENCH_SERVER_WORKERS", "2"))
 # The bare 304 view of bench "polling" (bench/wsgi.py) compares If-None-Match with this key.
 BARE_304_PATH = "/bench/bare304"
 BARE_304_KEY = "bench:etag"
@@ -165,7 +166,7 @@ def server_start(stack: Stack, *, per_day: int) -> None:
         # thinks of the Celery worker this stack does not run. The harness waits for both
         # workers, so nothing is measured against half a server.
         ready_url=stack.base_url + CEILING_PATH,
-        workers=2,
+        workers=SERVER_WORKERS,
         # As production runs it (Dockerfile, docker-compose.yml): gthread workers keep the
         # client's connections open, as a browser's are.
         options=[

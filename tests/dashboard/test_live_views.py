@@ -7,12 +7,14 @@ from __future__ import annotations
 import re
 import time
 from typing import Any
+from unittest import mock
 
 import orjson
 import pytest
 import responses
 
 from analytics_worker import cache, live
+from dashboard import live_views
 from dashboard.models import LiveThreshold
 from tests.dashboard.helpers import CommandLog
 
@@ -145,6 +147,19 @@ def test_a_poll_of_a_known_session_is_one_round_trip(
     log.batches.clear()
     assert client_alice.get("/api/live?queue=q-sales").status_code == 200
     assert log.names()[0] == ["MGET", "SET", "ZADD", "HMGET"]
+
+
+def test_a_screen_s_queue_filter_is_checked_once(client_alice, org, enqueued):
+    live_views._queue_ids_of.cache_clear()
+    with mock.patch.object(
+        live_views.reports, "report_spec_build", wraps=live_views.reports.report_spec_build
+    ) as build:
+        for _ in range(3):
+            assert client_alice.get("/api/live?queue=q-sales&queue=q-support").status_code == 200
+        assert build.call_count == 1
+        for _ in range(2):  # a refused filter is refused every time
+            assert client_alice.get("/api/live?queue=bad%20id").status_code == 400
+        assert build.call_count == 3
 
 
 def test_a_stranger_renews_no_watcher(client, org, enqueued):
