@@ -691,6 +691,7 @@
   // --- start -------------------------------------------------------------------------------------
 
   function start() {
+    showBucketTable(); // first: its callbacks run after this task, whatever else here fails
     if (window.Chart) {
       // Text and grid from the page's own colours, so the dark theme's charts are dark too.
       const style = getComputedStyle(document.documentElement);
@@ -718,7 +719,6 @@
       performance.mark("dashboard:charts", { detail: performance.now() - drawStart });
       updateAsOf();
     }
-    showBucketTable();
     if (config.jobId && config.state === "pending") {
       followJob(config.jobUrl, "pending");
     } else if (config.jobId && config.state === "stale") {
