@@ -266,3 +266,48 @@ def test_it_rereads_the_report_on_auto_refresh(page: Any, live_server: Any) -> N
     page.clock.fast_forward("01:05")
     expect(total).not_to_have_text(before)
     assert page.url.endswith("auto=1")
+
+
+BUCKETS_SHOWN = """() => getComputedStyle(document.getElementById('bucket-scroll'))
+    .contentVisibility === 'visible'"""
+
+
+def test_it_lays_the_bucket_table_out_after_the_charts(page: Any, live_server: Any) -> None:
+    query = f"{DAY}&granularity=PT30M"
+    put_report(spec_from_query(query))
+    page.goto(f"{live_server.url}/?{query}")
+    wait_for_chart(page, "chart-volume", 48)
+    # Held back while the charts draw, then shown, with all its rows.
+    page.wait_for_function(BUCKETS_SHOWN)
+    expect(page.locator("#bucket-table tbody tr")).to_have_count(48)
+    expect(page.locator("#bucket-table tbody tr").first).to_be_visible()
+    marks = page.evaluate(
+        "() => ['dashboard:charts', 'dashboard:bucket-table']"
+        ".map(name => performance.getEntriesByName(name)[0].startTime)"
+    )
+    assert marks[0] <= marks[1]
+
+
+def test_it_shows_the_bucket_table_when_the_script_does_not_run(
+    page: Any, browser: Any, live_server: Any
+) -> None:
+    query = f"{DAY}&granularity=PT1H"
+    put_report(spec_from_query(query))
+    # dashboard.js fails to load: the stylesheet lets the table go after 2 s all the same.
+    page.route("**/dashboard/dashboard.*js", lambda route: route.fulfill(status=404))
+    page.goto(f"{live_server.url}/?{query}")
+    expect(page.locator("#bucket-scroll")).to_have_class(re.compile("table-scroll--later"))
+    page.wait_for_function(BUCKETS_SHOWN, timeout=5_000)
+    # Scripts off: never held back.
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        plain = context.new_page()
+        plain.goto(live_server.url + "/")
+        plain.fill("#id_username", "supervisor")
+        plain.fill("#id_password", PASSWORD)
+        plain.click("button[type=submit]")
+        plain.goto(f"{live_server.url}/?{query}")
+        assert plain.evaluate(BUCKETS_SHOWN) is True
+        expect(plain.locator("#bucket-table tbody tr").first).to_be_visible()
+    finally:
+        context.close()
