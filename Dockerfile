@@ -24,5 +24,9 @@ USER app
 EXPOSE 8000
 # gthread workers keep a connection open between requests (the sync worker closes each one),
 # as docker-compose.yml's web does; a dashboard polls, so its connections are long-lived.
+# Three processes, as there (gunicorn reads WEB_CONCURRENCY; set it to about cores + 1): each
+# keeps the connections it accepted, and Django's work holds its process's one core, so with
+# as many processes as cores one may end up serving every screen while another idles.
+ENV WEB_CONCURRENCY=3
 CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", \
      "--worker-class", "gthread", "--threads", "4"]

@@ -210,7 +210,7 @@ def _hits(st: stack.Stack, *, plain: dict[str, str], breakdown: dict[str, str]) 
         ]
     )
     table = Table(
-        f"9b. Cached /api/report hits, logged in, gunicorn -w 2, closed loop, median of {st.runs}",
+        f"9b. Cached /api/report hits, logged in, gunicorn -w {stack.SERVER_WORKERS}, closed loop, median of {st.runs}",
         ["report", "req/s", "p50", "p99", "vs plain"],
     )
     for name in paths:

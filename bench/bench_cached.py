@@ -1,5 +1,5 @@
 """Bench 1, cached report served: GET /api/report for 7 days at 30 minutes, logged in, under
-gunicorn with 2 gthread workers, driven by bench/loadgen.py (keep-alive, as a browser) in another
+gunicorn with gthread workers (bench/stack.py), driven by bench/loadgen.py (keep-alive, as a browser) in another
 process on loopback.
 
 Three views answer the same report from Redis, side by side on the same server:
@@ -59,7 +59,7 @@ def run(st: stack.Stack) -> BenchResult:
     result = BenchResult(NAME)
     sizes = (2000,) if st.quick else (2000, 50000)
     throughput = Table(
-        f"1. Cached report served: {DAYS} days at 30 min, gunicorn -w 2 gthread, keep-alive, "
+        f"1. Cached report served: {DAYS} days at 30 min, gunicorn -w {stack.SERVER_WORKERS} gthread, keep-alive, "
         "closed loop, "
         f"median of {st.runs}",
         [

@@ -60,7 +60,7 @@ def run(st: stack.Stack) -> BenchResult:
 
     polls = Table(
         f"7. An unchanged {DAYS}-day report polled with If-None-Match, {PER_DAY:,}/day: "
-        f"gunicorn -w 2 gthread, keep-alive, closed loop ({CONCURRENCY} in flight), "
+        f"gunicorn -w {stack.SERVER_WORKERS} gthread, keep-alive, closed loop ({CONCURRENCY} in flight), "
         f"median of {st.runs}",
         ["view", "req/s", "runs' req/s", "p50", "p99", "vs bare 304"],
     )

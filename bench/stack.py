@@ -3,7 +3,7 @@
 - Redis: DB 8 report cache (and OAuth token, rate limiter, locks), 9 the simulated org's
   counters, 7 the Celery broker, 11 the tutorial baseline's cache; all flushed before and after.
 - SQLite in a temporary directory, migrated, with one user and a logged-in session.
-- gunicorn (`bench.wsgi:application -w 2`, gthread, DEBUG off, started by tests/harness.py) on a free
+- gunicorn (`bench.wsgi:application -w 3`, gthread, DEBUG off, started by tests/harness.py) on a free
   loopback port; it serves the product, the simulated org under /sim/ at the volume a bench
   asks for, the tutorial baseline under /bench/baseline/ and the ceiling view. One server at a
   time: a bench that needs another volume restarts it.
@@ -39,10 +39,13 @@ REDIS_BASE = os.environ.get("BENCH_REDIS_BASE", "redis://127.0.0.1:6379")
 REDIS_DBS = {"cache": 8, "sim": 9, "broker": 10, "baseline": 11}
 USERNAME = "bench"
 SERVER_START_SECONDS = 60
-# gunicorn's gthread workers, as in production (docker-compose.yml: 4 threads a worker);
-# BENCH_SERVER_THREADS tries another count.
+# gunicorn's gthread workers, as in production (docker-compose.yml's web: 3 workers of 4
+# threads); BENCH_SERVER_WORKERS and BENCH_SERVER_THREADS try other counts. Not 2 workers on
+# the 2 cores: a gthread worker keeps every connection it accepts, and when a client's 4
+# keep-alive connections all went to one of two, that one process (one GIL, one core) served
+# them all, and a run measured half the throughput of the next (2026-12-02, docs/PERFORMANCE.md).
 SERVER_THREADS = int(os.environ.get("BENCH_SERVER_THREADS", "4"))
-SERVER_WORKERS = int(os.environ.get("BENCH_SERVER_WORKERS", "2"))
+SERVER_WORKERS = int(os.environ.get("BENCH_SERVER_WORKERS", "3"))
 # The bare 304 view of bench "polling" (bench/wsgi.py) compares If-None-Match with this key.
 BARE_304_PATH = "/bench/bare304"
 BARE_304_KEY = "bench:etag"
@@ -153,7 +156,7 @@ def stack_close(stack: Stack) -> None:
 
 
 def server_start(stack: Stack, *, per_day: int) -> None:
-    """gunicorn with 2 gthread workers serving a simulated org of `per_day` conversations/day."""
+    """gunicorn's gthread workers serving a simulated org of `per_day` conversations/day."""
     if stack.server is not None and stack.per_day == per_day:
         return
     server_stop(stack)

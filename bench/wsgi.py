@@ -4,7 +4,7 @@ ceiling view of bench 1.
 The ceiling is the least any server could do for a cached report: a bare WSGI callable, no
 Django, no middleware, no login, that answers the same bytes as GET /api/report from one Redis
 GET; the bare 304 view the same for a poll of an unchanged report. Run with
-`gunicorn bench.wsgi:application -w 2`.
+`gunicorn bench.wsgi:application -w 3`.
 """
 
 from __future__ import annotations
