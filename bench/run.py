@@ -1,7 +1,7 @@
 """`python -m bench [--quick] [--runs N] [--json PATH] [names...]`: run the benches, print one
 table per bench and a summary of the targets, met or missed.
 
-The full suite takes about 8 minutes on 2 cores; --quick runs each bench once at a small size
+The full suite takes about 23 minutes on 2 cores; --quick runs each bench once at a small size
 in under 2 minutes, for CI: it fails only if a bench crashes, never on a figure. Without
 --strict, neither mode fails on a missed target: the summary says which.
 """
