@@ -82,9 +82,21 @@ def _spec_build(request: HttpRequest, *, drill: bool = False) -> reports.ReportS
     query = get_bytes_from_wsgi(request.META, "QUERY_STRING", "")  # as request.GET reads it
     # The queue list is read only to check the queues a request names: a cached hit without
     # one stays a single Redis round trip.
-    queues = tuple(services.queue_choices()) if _query_names_queues(query) else ()
+    queues = _queues_interned(tuple(services.queue_choices())) if _query_names_queues(query) else ()
     minute = datetime.now(UTC).replace(second=0, microsecond=0)
     return _spec_of_query(query, drill=drill, minute=minute, queues=queues)
+
+
+_queues_last: tuple[tuple[str, str], ...] = ()
+
+
+def _queues_interned(queues: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """The queue list as the last request had it, when unchanged: the specs kept below then
+    share one copy of it, not one each (an org may have a thousand queues)."""
+    global _queues_last
+    if queues != _queues_last:
+        _queues_last = queues
+    return _queues_last
 
 
 # Pollers ask for the same few query strings again and again: parsing and checking one was a

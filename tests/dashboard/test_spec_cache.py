@@ -111,3 +111,12 @@ def test_changed_settings_build_the_spec_again(client_alice: Client, settings) -
     utc_spec = views._spec_of_query.cache_info().currsize
     settings.REPORT_DEFAULT_TIME_ZONE = "Asia/Tokyo"
     assert views._spec_of_query.cache_info().currsize == 0 < utc_spec
+
+
+def test_specs_kept_share_one_copy_of_an_unchanged_queue_list() -> None:
+    queues = [(f"q-{n}", f"Queue {n}") for n in range(1000)]
+    first = views._queues_interned(tuple(queues))
+    again = views._queues_interned(tuple((queue_id, name) for queue_id, name in queues))
+    assert again is first
+    renamed = views._queues_interned(tuple([("q-0", "Renamed"), *queues[1:]]))
+    assert renamed is not first and renamed[0] == ("q-0", "Renamed")
