@@ -123,13 +123,9 @@ def _read_alone(read: Read[T]) -> T:
     try:
         return read_run(read)
     except redis.RedisError as exc:
-        raise live_unavailable(exc) from exc
-
-
-def live_unavailable(exc: redis.RedisError) -> cache.CacheUnavailable:
-    return cache.CacheUnavailable(
-        f"The live data store (Redis) is unavailable: {type(exc).__name__}"
-    )
+        raise cache.CacheUnavailable(
+            f"The live data store (Redis) is unavailable: {type(exc).__name__}"
+        ) from exc
 
 
 def _watch_and_read(

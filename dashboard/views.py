@@ -79,12 +79,17 @@ GROUP_TABLE_TEMPLATE = "dashboard/report_panel_groups.html"
 
 
 def _spec_build(request: HttpRequest, *, drill: bool = False) -> reports.ReportSpec:
-    query = get_bytes_from_wsgi(request.META, "QUERY_STRING", "")  # as request.GET reads it
-    # The queue list is read only to check the queues a request names: a cached hit without
-    # one stays a single Redis round trip.
-    queues = _queues_interned(tuple(services.queue_choices())) if _query_names_queues(query) else ()
-    minute = datetime.now(UTC).replace(second=0, microsecond=0)
-    return _spec_of_query(query, drill=drill, minute=minute, queues=queues)
+    # Once a request: report_read_first builds it before the view does.
+    built: dict[bool, reports.ReportSpec] = request.__dict__.setdefault("_report_specs", {})
+    if drill not in built:
+        query = get_bytes_from_wsgi(request.META, "QUERY_STRING", "")  # as request.GET reads it
+        # The queue list is read only to check the queues a request names: a cached hit
+        # without one stays a single Redis round trip.
+        names_queues = _query_names_queues(query)
+        queues = _queues_interned(tuple(services.queue_choices())) if names_queues else ()
+        minute = datetime.now(UTC).replace(second=0, microsecond=0)
+        built[drill] = _spec_of_query(query, drill=drill, minute=minute, queues=queues)
+    return built[drill]
 
 
 _queues_last: tuple[tuple[str, str], ...] = ()

@@ -3,7 +3,6 @@ getJson) sends If-None-Match from its HTTP cache, gets a 304, and still reads th
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 from unittest import mock
@@ -13,13 +12,12 @@ from django.contrib.auth.models import User
 
 from dashboard import views
 from tests.dashboard.helpers import DAY_QUERY, put_report, spec_from_query
+from tests.dashboard.test_browser import browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
+__all__ = ["browser"]  # the module-scoped Chromium fixture, shared with test_browser
 PASSWORD = "correct horse battery staple"
-
-playwright_api = pytest.importorskip("playwright.sync_api")
 
 # The page's own request: dashboard.js getJson().
 FETCH_LIKE_THE_PAGE = """async (url) => {
@@ -30,27 +28,19 @@ FETCH_LIKE_THE_PAGE = """async (url) => {
 
 
 @pytest.fixture
-def page(live_server: Any, settings: Any) -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Chromium not installed: apt-get install chromium")
+def page(browser: Any, live_server: Any, settings: Any) -> Iterator[Any]:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     User.objects.create_user("supervisor", password=PASSWORD)
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        page = browser.new_context().new_page()
-        page.set_default_timeout(15_000)
-        page.goto(live_server.url + "/accounts/login/")
-        page.fill("#id_username", "supervisor")
-        page.fill("#id_password", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_load_state()
-        yield page
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.goto(live_server.url + "/accounts/login/")
+    page.fill("#id_username", "supervisor")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    yield page
+    context.close()
 
 
 def test_the_browser_sends_if_none_match_and_reads_the_304_from_its_cache(

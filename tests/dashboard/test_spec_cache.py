@@ -71,9 +71,9 @@ def test_a_repeated_query_is_parsed_once_a_minute(client_alice: Client) -> None:
 
 def test_a_new_minute_resolves_a_relative_range_again() -> None:
     views._spec_of_query.cache_clear()
-    request = RequestFactory().get("/api/report", {"range": "today", "granularity": "PT30M"})
 
     def spec_at(moment: datetime) -> reports.ReportSpec:
+        request = RequestFactory().get("/api/report", {"range": "today", "granularity": "PT30M"})
         with mock.patch.object(views, "datetime", wraps=datetime) as clock:
             clock.now.return_value = moment
             return views._spec_build(request)
@@ -120,3 +120,15 @@ def test_specs_kept_share_one_copy_of_an_unchanged_queue_list() -> None:
     assert again is first
     renamed = views._queues_interned(tuple([("q-0", "Renamed"), *queues[1:]]))
     assert renamed is not first and renamed[0] == ("q-0", "Renamed")
+
+
+def test_a_queue_filtered_hit_reads_the_queue_list_once(client_alice: Client) -> None:
+    """report_read_first builds the spec before the view: the view reuses it, and the queue
+    list (a Redis read) is not read a second time."""
+    put_report(spec_from_query(DAY_QUERY + "&queue=q-1"))
+    queues = [("q-1", "Sales")]
+    with mock.patch.object(views.services, "queue_choices", return_value=queues) as read:
+        assert client_alice.get("/api/report?" + DAY_QUERY + "&queue=Sales").status_code == 200
+        read.reset_mock()
+        assert client_alice.get("/api/report?" + DAY_QUERY + "&queue=Sales").status_code == 200
+        assert read.call_count == 1
