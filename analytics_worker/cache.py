@@ -17,17 +17,17 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 import orjson
 import redis
-from redis.client import Pipeline
 
 from analytics_worker.payload_gzip import DeflatedPayload
 from analytics_worker.redis_client import (
+    Command,
     Read,
     as_text,
     fetch_budget_key,
@@ -194,12 +194,8 @@ def result_lookup_read(
         )
 
     lookup = _lookup_command(report_key=report_key, now=now, force=force, read_cap=read_cap)
-
-    def queue(pipe: Pipeline) -> None:
-        lookup(pipe)
-        pipe.hmget(result_key(report_key), *_PAYLOAD_FIELDS)
-
-    return Read(queue=queue, size=2, parse=parse, scripts=(_RESULT_LOOKUP,))
+    payload = ("HMGET", result_key(report_key), *_PAYLOAD_FIELDS)
+    return Read(commands=(lookup, payload), parse=parse, scripts=(_RESULT_LOOKUP,))
 
 
 @dataclass(frozen=True)
@@ -225,8 +221,7 @@ def result_check_read(
     """result_check as a Read (see result_lookup_read)."""
     lookup = _lookup_command(report_key=report_key, now=now, force=False, read_cap=read_cap)
     return Read(
-        queue=lookup,
-        size=1,
+        commands=(lookup,),
         parse=lambda replies: _lookup_parse(replies[0], read_cap=read_cap),
         scripts=(_RESULT_LOOKUP,),
     )
@@ -239,13 +234,13 @@ def result_version_tag(*, report_key: str, as_of: float) -> str:
 
 def _lookup_command(
     *, report_key: str, now: float, force: bool, read_cap: Throttle | None
-) -> Callable[[Pipeline], Any]:
+) -> Command:
     keys = [result_key(report_key), metrics_key()]
     args: list[str | float | int] = [repr(now), int(force), *_LOOKUP_FIELDS]
     if read_cap is not None:
         keys.append(read_cap.counter_key(now=now))
         args += [read_cap.limit, read_cap.window_seconds + 1]
-    return lambda pipe: pipe.evalsha(_RESULT_LOOKUP_SHA, len(keys), *keys, *args)
+    return ("EVALSHA", _RESULT_LOOKUP_SHA, len(keys), *keys, *args)
 
 
 def _lookup_parse(

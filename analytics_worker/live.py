@@ -30,7 +30,6 @@ from typing import Any, TypeVar
 import orjson
 import redis
 from django.conf import settings
-from redis.client import Pipeline
 
 from analytics_worker import cache, reports, services
 from analytics_worker.genesys import queues as genesys_queues
@@ -138,10 +137,11 @@ def _watch_and_read(
     ttl = settings.LIVE_WATCH_SECONDS
     watched = orjson.dumps(sorted(set(queue_ids)))
 
-    def queue(pipe: Pipeline) -> None:
-        pipe.set(live_watch_key(view), watched, ex=ttl)
-        pipe.zadd(live_watchers_key(), {view: time.time() + ttl})
-        pipe.hmget(live_snapshot_key(view), *fields)
+    commands = (
+        ("SET", live_watch_key(view), watched, "EX", ttl),
+        ("ZADD", live_watchers_key(), time.time() + ttl, view),
+        ("HMGET", live_snapshot_key(view), *fields),
+    )
 
     def values(replies: list[Any]) -> T:
         found = replies[-1]
@@ -151,7 +151,7 @@ def _watch_and_read(
             payload = payload.encode()
         return parse(version, payload)
 
-    return Read(queue=queue, size=3, parse=values)
+    return Read(commands=commands, parse=values)
 
 
 # --- the poll (beat, every LIVE_POLL_SECONDS) ----------------------------------------------------

@@ -165,7 +165,7 @@ class SessionStore(DatabaseSessionStore):
                 user_copy_prefetched(user_id, (user_copy[0], user_copy[1]))
             return data
 
-        return Read(queue=lambda pipe: pipe.mget(keys), size=1, parse=parse)
+        return Read(commands=(("MGET", *keys),), parse=parse)
 
     def _database_load(self, *, reachable: bool) -> dict[str, Any]:
         """The session from the database; `reachable`: Redis answered, so copy it there."""

@@ -4,6 +4,7 @@ in conftest.py)."""
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
@@ -154,32 +155,49 @@ def assert_csp(response: Any) -> None:
 
 
 class CommandLog:
-    """The commands a FakeRedis is sent, by name, with their arguments: one batch a round trip
-    (a pipeline's commands, or one command on its own)."""
+    """The commands a FakeRedis is sent, by name, with their arguments: one batch a round trip,
+    as the connection writes it (a command, a pipeline, a MULTI's commands without the MULTI
+    and the EXEC), whichever redis-py call packed it."""
 
     def __init__(self, client: fakeredis.FakeRedis, monkeypatch: pytest.MonkeyPatch) -> None:
         self.batches: list[list[tuple[str, ...]]] = []
-        send, pipeline = client.execute_command, client.pipeline
+        pool = client.connection_pool
+        ours: weakref.WeakSet[Any] = weakref.WeakSet()  # connections of this client's pool
+        connection_class = pool.connection_class
+        send, get = connection_class.send_packed_command, pool.get_connection
 
-        def logged(*args: object, **options: object) -> object:
-            self.batches.append([tuple(str(arg) for arg in args)])
-            return send(*args, **options)
+        def handed_out(*args: Any, **options: Any) -> Any:
+            connection = get(*args, **options)
+            ours.add(connection)
+            return connection
 
-        def logged_pipeline(*args: object, **options: object) -> object:
-            pipe = pipeline(*args, **options)
-            execute = pipe.execute
+        def logged(connection: Any, command: object, check_health: bool = True) -> object:
+            if connection not in ours:  # another client's (the simulated org's)
+                return send(connection, command, check_health)  # type: ignore[arg-type]
+            packed = command if isinstance(command, bytes) else b"".join(command)  # type: ignore[arg-type]
+            commands = _resp_commands(packed)
+            self.batches.append([each for each in commands if each[0] not in ("MULTI", "EXEC")])
+            return send(connection, command, check_health)  # type: ignore[arg-type]
 
-            def logged_execute(*args: object, **options: object) -> object:
-                self.batches.append(
-                    [tuple(str(arg) for arg in command) for command, _ in pipe.command_stack]
-                )
-                return execute(*args, **options)
-
-            pipe.execute = logged_execute
-            return pipe
-
-        monkeypatch.setattr(client, "execute_command", logged)
-        monkeypatch.setattr(client, "pipeline", logged_pipeline)
+        monkeypatch.setattr(pool, "get_connection", handed_out)
+        monkeypatch.setattr(connection_class, "send_packed_command", logged)
 
     def names(self) -> list[list[str]]:
         return [[command[0] for command in batch] for batch in self.batches]
+
+
+def _resp_commands(packed: bytes) -> list[tuple[str, ...]]:
+    """The commands in bytes written to Redis: RESP arrays of bulk strings, one a command."""
+    commands, at = [], 0
+    while at < len(packed):
+        assert packed[at : at + 1] == b"*", packed[at : at + 20]
+        end = packed.index(b"\r\n", at)
+        count, at = int(packed[at + 1 : end]), end + 2
+        args = []
+        for _ in range(count):
+            end = packed.index(b"\r\n", at)
+            size, at = int(packed[at + 1 : end]), end + 2
+            args.append(packed[at : at + size].decode(errors="replace"))
+            at += size + 2
+        commands.append(tuple(args))
+    return commands
