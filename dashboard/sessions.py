@@ -25,6 +25,7 @@ in one MGET: a cached hit's login costs one round trip to Redis, not two.
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 from typing import Any, TypeVar, cast
@@ -35,6 +36,7 @@ from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from analytics_worker.redis_client import Read, get_redis, read_run, reads_run, session_cache_key
 from dashboard.revocations import (
@@ -44,7 +46,7 @@ from dashboard.revocations import (
     revocation_pending,
     revocation_record,
 )
-from dashboard.sealed import seal, unseal
+from dashboard.sealed import VerifiedCopies, seal
 from dashboard.user_cache import user_copy_keys, user_copy_prefetched
 
 logger = logging.getLogger(__name__)
@@ -82,6 +84,10 @@ class _SessionUsers:
 
 
 _session_users = _SessionUsers()
+# Session copies read from Redis, checked and decoded once per process (dashboard.sealed).
+_verified: VerifiedCopies[dict[str, Any]] = VerifiedCopies(
+    lambda value: cast(dict[str, Any], import_string(settings.SESSION_SERIALIZER)().loads(value))
+)
 
 
 def session_user_id(request: HttpRequest) -> int | None:
@@ -99,6 +105,12 @@ def session_load_with(request: HttpRequest, read: Read[T]) -> T:
     if isinstance(store, SessionStore):
         return store.load_with(read)
     return read_run(read)
+
+
+def _own_copy(data: dict[str, Any]) -> dict[str, Any]:
+    """A request's own session data: it may change it, the verified copy must not change."""
+    nested = any(isinstance(value, dict | list) for value in data.values())
+    return copy.deepcopy(data) if nested else dict(data)
 
 
 def _seal_purpose(session_key: str) -> str:
@@ -153,12 +165,12 @@ class SessionStore(DatabaseSessionStore):
                 return {}
             if isinstance(stored, str):
                 stored = stored.encode()
-            value = unseal(stored, purpose=_seal_purpose(key)) if stored else None
-            if value is None:
+            verified = _verified.get(stored, purpose=_seal_purpose(key)) if stored else None
+            if verified is None:
                 if stored is not None:
                     logger.warning("sessions: a copy in Redis failed its seal, ignored")
                 return None
-            data = cast(dict[str, Any], self.serializer().loads(value))
+            data = _own_copy(verified)
             if user_id is None:
                 _session_users.remember(key, data)
             elif data.get(SESSION_KEY) == str(user_id):

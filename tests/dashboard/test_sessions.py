@@ -16,7 +16,7 @@ from django.test import Client
 
 from analytics_worker import redis_client
 from analytics_worker.redis_client import session_cache_key, user_cache_key, user_generation_key
-from dashboard import revocations, sessions
+from dashboard import revocations, sealed, sessions, user_cache
 from dashboard.models import PendingRevocation
 from dashboard.user_cache import user_copy_prefetched
 from tests.dashboard.helpers import DAY_QUERY, CommandLog, put_report, spec_from_query
@@ -52,6 +52,8 @@ def another_process() -> None:
     """What a second web process sees: nothing of this one's memory, only Redis and the DB."""
     revocations._pending.reset()
     sessions._session_users.users.clear()
+    sessions._verified.values.clear()
+    user_cache._verified.values.clear()
 
 
 @pytest.fixture
@@ -390,3 +392,59 @@ def test_a_copy_prefetched_for_an_earlier_request_is_never_used(
     another.cookies["sessionid"] = client.cookies["sessionid"].value
     sessions._session_users.forget(client.cookies["sessionid"].value)
     assert another.get(URL).status_code == 401
+
+
+def test_a_copy_already_verified_is_not_checked_again_and_still_ends(
+    supervisor: User, enqueued, monkeypatch
+) -> None:
+    """A process checks the seal of the same session and user copy once; the copies are still
+    read on every request, so a deactivation or a logout ends them there at once."""
+    put_report(spec_from_query(DAY_QUERY))
+    client = logged_in()
+    assert client.get(URL).status_code == 200
+    assert client.get(URL).status_code == 200  # the session's user is known: both copies read
+    checked: list[str] = []
+    unseal = sealed.unseal
+
+    def counted(value: bytes, *, purpose: str) -> bytes | None:
+        checked.append(purpose.split(".")[0])
+        return unseal(value, purpose=purpose)
+
+    monkeypatch.setattr(sealed, "unseal", counted)
+    for _ in range(3):
+        response = client.get(URL)
+        assert response.status_code == 200
+        assert response.wsgi_request.user == supervisor
+    assert checked == []
+    supervisor.is_active = False
+    supervisor.save()
+    assert client.get(URL).status_code == 401
+    supervisor.is_active = True
+    supervisor.save()
+    for _ in range(3):  # the database's row, copied to Redis; then that copy
+        assert client.get(URL).status_code == 200
+    assert checked == ["user"]  # the new copy, once
+    cookie = client.cookies["sessionid"].value
+    assert client.post("/accounts/logout/").status_code == 302
+    stolen = Client()
+    stolen.cookies["sessionid"] = cookie
+    assert stolen.get(URL).status_code == 401
+
+
+def test_what_a_request_changes_in_its_user_or_session_stays_in_that_request(
+    supervisor: User, enqueued
+) -> None:
+    put_report(spec_from_query(DAY_QUERY))
+    client = logged_in()
+    for _ in range(2):
+        response = client.get(URL)
+        assert response.status_code == 200
+    # The request's own objects, changed after the fact (nothing saved).
+    response.wsgi_request.user.is_staff = True
+    response.wsgi_request.user.username = "someone else"
+    response.wsgi_request.session._session_cache["_auth_user_id"] = "999"
+    response.wsgi_request.session._session_cache["_auth_user_hash"] = "forged"
+    response = client.get("/metrics")
+    assert response.status_code == 403
+    assert response.wsgi_request.user.username == "supervisor"
+    assert response.wsgi_request.session["_auth_user_id"] == str(supervisor.pk)
