@@ -3,9 +3,10 @@ JSON envelope of /api/report without compressing it again per request.
 
 The payload is kept as raw DEFLATE blocks ended by a sync flush, with no final block: such
 blocks can be followed by more. A response is then one gzip member (RFC 1952): a header, the
-envelope's head deflated, the stored blocks as they are, the tail deflated and final, and the
-trailer: the CRC-32 and length of the whole. One member, not a gzip per piece, because some
-clients (Chromium among them) read only the first member of a concatenated gzip.
+envelope's head as a stored (uncompressed) block, the payload's blocks as they are, the tail
+stored and final, and the trailer: the CRC-32 and length of the whole. One member, not a gzip
+per piece, because some clients (Chromium among them) read only the first member of a
+concatenated gzip.
 
 The CRC-32 of the whole comes from the pieces' CRCs (zlib's crc32_combine), so the payload is
 never read again to send it. Python's zlib module does not expose crc32_combine, and no
@@ -27,6 +28,7 @@ _RAW_DEFLATE = -15  # wbits: DEFLATE blocks with no zlib or gzip wrapper
 # ID1 ID2, CM=deflate, no flags, no mtime, no extra flags, OS unknown.
 _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
 _CRC_POLY = 0xEDB88320  # CRC-32 (gzip's), reflected
+_STORED_MAX = 0xFFFF  # bytes in one stored block
 
 
 @dataclass(frozen=True)
@@ -50,24 +52,29 @@ class DeflatedPayload:
 
 def gzip_wrap(*, head: bytes, payload: DeflatedPayload, tail: bytes) -> bytes:
     """head + payload + tail as one gzip member, the payload's blocks copied as they are."""
-    crc = crc32_combine(zlib.crc32(head), payload.crc32, payload.size)
-    crc = crc32_combine(crc, zlib.crc32(tail), len(tail))
+    crc = zlib.crc32(tail, crc32_combine(zlib.crc32(head), payload.crc32, payload.size))
     size = len(head) + payload.size + len(tail)
     return b"".join(
         (
             _GZIP_HEADER,
-            _deflate(head, final=False),
+            _stored(head, final=False),
             payload.blocks,
-            _deflate(tail, final=True),
+            _stored(tail, final=True),
             struct.pack("<II", crc, size & 0xFFFFFFFF),
         )
     )
 
 
-def _deflate(data: bytes, *, final: bool) -> bytes:
-    compressor = zlib.compressobj(LEVEL, zlib.DEFLATED, _RAW_DEFLATE)
-    return compressor.compress(data) + compressor.flush(
-        zlib.Z_FINISH if final else zlib.Z_SYNC_FLUSH
+def _stored(data: bytes, *, final: bool) -> bytes:
+    """data as DEFLATE stored blocks (RFC 1951 3.2.4), not compressed: the envelope's hundred
+    bytes saved a few dozen on the wire and cost a compressor's setup on every request. Each
+    block starts on a byte boundary here (the stream's start, or after a sync flush), so its
+    header is one byte (BFINAL, BTYPE 00) and LEN, NLEN."""
+    chunks = [data[at : at + _STORED_MAX] for at in range(0, len(data), _STORED_MAX)] or [b""]
+    return b"".join(
+        struct.pack("<BHH", final and index == len(chunks) - 1, len(chunk), len(chunk) ^ 0xFFFF)
+        + chunk
+        for index, chunk in enumerate(chunks)
     )
 
 

@@ -39,7 +39,6 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.http import parse_etags
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST, require_safe
@@ -936,8 +935,9 @@ def _report_revalidated(response: HttpResponse, *, etag: str) -> HttpResponse:
     time with If-None-Match (fetch() does that by itself), so a poll of an unchanged report
     costs a 304. private comes from private_cache_middleware."""
     response["ETag"] = etag
-    patch_cache_control(response, no_cache=True)
-    patch_vary_headers(response, ("Accept-Encoding",))
+    # Set, not patched: the response is new, and parsing its headers was 4 % of a hit.
+    response["Cache-Control"] = "no-cache"
+    response["Vary"] = "Accept-Encoding"
     return response
 
 

@@ -39,6 +39,14 @@ def test_the_wrapped_gzip_is_one_valid_member(head: bytes, raw: bytes, tail: byt
     assert gzip.decompress(body) == head + raw + tail
 
 
+def test_a_head_or_tail_longer_than_one_stored_block_is_wrapped_whole() -> None:
+    head, raw, tail = os.urandom(70_000), b'{"a":1}' * 1000, os.urandom(140_000)
+    body = gzip_wrap(head=head, payload=DeflatedPayload.of(raw), tail=tail)
+    inflater = zlib.decompressobj(31)
+    assert inflater.decompress(body) == head + raw + tail
+    assert inflater.eof and inflater.unused_data == b""
+
+
 def test_a_corrupt_length_is_refused() -> None:
     body = bytearray(gzip_wrap(head=b"{", payload=DeflatedPayload.of(b'"a":1'), tail=b"}"))
     body[-1] ^= 1
