@@ -1,14 +1,17 @@
 """Request and response plumbing: a Content-Security-Policy header on every response (Django 5.2
-has no built-in one), `Cache-Control: private` for logged-in users, and the client address that
-login throttling counts."""
+has no built-in one), `Cache-Control: private` for logged-in users, messages storage made only
+when used, and the client address that login throttling counts."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from django.conf import settings
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.messages.storage import default_storage
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_cache_control
+from django.utils.functional import SimpleLazyObject, empty
 
 
 def content_security_policy_middleware(
@@ -34,10 +37,32 @@ def private_cache_middleware(
     def middleware(request: HttpRequest) -> HttpResponse:
         response = get_response(request)
         if request.user.is_authenticated:
-            patch_cache_control(response, private=True)
+            policy = response.get("Cache-Control")
+            if policy is None:
+                response["Cache-Control"] = "private"
+            elif policy == "no-cache":  # every cached hit and 304: skip parsing it
+                response["Cache-Control"] = "no-cache, private"
+            else:
+                patch_cache_control(response, private=True)
         return response
 
     return middleware
+
+
+class LazyMessageMiddleware(MessageMiddleware):
+    """Django's MessageMiddleware (the admin needs one), whose storage is made when a request
+    first uses it: the JSON API and the live endpoints never do, and making it (two storages
+    and a cookie signer) on every request was a thirtieth of a cached hit. A request that never
+    touched its messages has none to store."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        request._messages = SimpleLazyObject(lambda: default_storage(request))  # type: ignore[attr-defined]
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        messages = getattr(request, "_messages", None)
+        if isinstance(messages, SimpleLazyObject) and messages._wrapped is empty:
+            return response
+        return super().process_response(request, response)
 
 
 def login_client_address(request: HttpRequest) -> str:
