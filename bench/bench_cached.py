@@ -1,6 +1,7 @@
 """Bench 1, cached report served: GET /api/report for 7 days at 30 minutes, logged in, under
-gunicorn with gthread workers (bench/stack.py), driven by bench/loadgen.py (keep-alive, as a browser) in another
-process on loopback.
+gunicorn with gthread workers (bench/stack.py), driven by bench/loadgen.py in another process on
+loopback: keep-alive, the requests going round 8 connections opened one by one, as several
+browsers.
 
 Three views answer the same report from Redis, side by side on the same server:
 - ours: GET /api/report (the product: middleware, session login, then one Redis round trip that
@@ -44,6 +45,12 @@ DAYS = 7
 # baseline needs seconds a request at 50,000/day: one per worker, and no warm-up, keeps its runs
 # short without changing its throughput (both workers stay busy).
 CONCURRENCY = {"ours": 4, "baseline": 2, "ceiling": 4}
+# The keep-alive connections those requests go round, two per request in flight, opened one by
+# one (bench/loadgen.py): as several supervisors' browsers, not one browser's 4 connections
+# opened in the same millisecond. Those could all land on one of gunicorn's processes (one GIL,
+# one core), and a run then measured half of the next (docs/PERFORMANCE.md, "Connection
+# placement"). None for the baseline: its 2 requests take seconds, whichever process serves them.
+CONNECTIONS = {"ours": 8, "baseline": 0, "ceiling": 8}
 VIEWS = tuple(CONCURRENCY)
 OPEN_RATE = 200.0
 IN_PROCESS_REQUESTS = 500
@@ -59,13 +66,13 @@ def run(st: stack.Stack) -> BenchResult:
     result = BenchResult(NAME)
     sizes = (2000,) if st.quick else (2000, 50000)
     throughput = Table(
-        f"1. Cached report served: {DAYS} days at 30 min, gunicorn -w {stack.SERVER_WORKERS} gthread, keep-alive, "
-        "closed loop, "
+        f"1. Cached report served: {DAYS} days at 30 min, gunicorn -w {stack.SERVER_WORKERS} "
+        "gthread, closed loop over keep-alive connections opened one by one, "
         f"median of {st.runs}",
         [
             "conv/day",
             "view",
-            "in flight",
+            "in flight / connections",
             "req/s",
             "runs' req/s",
             "p50",
@@ -127,6 +134,7 @@ def _measure_volume(
                     path=views[name]["path"],
                     duration=duration,
                     concurrency=CONCURRENCY[name],
+                    connections=CONNECTIONS[name],
                     warmup=0.0 if name == "baseline" else 0.5,
                     min_requests=CONCURRENCY[name],
                 )
@@ -147,7 +155,7 @@ def _measure_volume(
         throughput.add(
             f"{per_day:,}",
             name,
-            CONCURRENCY[name],
+            f"{CONCURRENCY[name]} / {CONNECTIONS[name] or CONCURRENCY[name]}",
             fmt_num(found["rps"], 1 if found["rps"] < 100 else 0),
             _spread(found["rps_all"]),
             fmt_ms(found["p50"]),
@@ -321,6 +329,7 @@ def _loadgen(
     duration: float,
     warmup: float,
     concurrency: int = 0,
+    connections: int = 0,
     min_requests: int = 0,
     rate: float = 0.0,
     headers: tuple[str, ...] = (),
@@ -334,6 +343,7 @@ def _loadgen(
         command += ["--rate", str(rate)]
     else:
         command += ["--concurrency", str(concurrency), "--min-requests", str(min_requests)]
+        command += ["--connections", str(connections)]
         command += ["--max-duration", "90"]
     done = subprocess.run(command, cwd=stack.ROOT, capture_output=True, text=True, check=True)
     found = orjson.loads(done.stdout)

@@ -4,7 +4,9 @@ Two modes, both on one thread with non-blocking sockets (selectors), so the clie
 CPU next to the server it measures:
 
 - closed loop (`--concurrency N`): N requests always in flight; as one completes the next starts.
-  Gives the most requests/s the server can answer.
+  Gives the most requests/s the server can answer. With `--connections M`, the requests go
+  round M keep-alive connections opened one by one beforehand, as many browsers' would, instead
+  of N connections opened at once (whose placement on the server's processes decides the result).
 - open loop (`--rate R`): requests are due at fixed times, R per second, whatever the server
   does. A request's latency counts from when it was due, not from when it was sent, so a server
   that falls behind shows it (no "coordinated omission").
@@ -63,7 +65,9 @@ class LoadGenerator:
         headers += extra
         self.request = ("\r\n".join(headers) + "\r\n\r\n").encode()
         self.selector = selectors.DefaultSelector()
-        self.idle: list[socket.socket] = []  # keep-alive connections ready for a request
+        # Keep-alive connections ready for a request, the one idle longest first: requests go
+        # round all of them, as many browsers' would.
+        self.idle: deque[socket.socket] = deque()
         self.latencies: list[float] = []
         self.statuses: Counter[int] = Counter()
         self.errors = 0
@@ -76,7 +80,7 @@ class LoadGenerator:
         """Start one request; False if it failed at once (the server refused the connection).
         `fresh`: on a new connection, not a kept-alive one."""
         if self.idle and not fresh:
-            slot = Slot(sock=self.idle.pop(), due=due, connected=True, reused=True)
+            slot = Slot(sock=self.idle.popleft(), due=due, connected=True, reused=True)
             self.in_flight += 1
             self._send(slot)
             return True
@@ -224,6 +228,17 @@ class LoadGenerator:
             self.poll(max(0.0, next_due - now))
         return time.perf_counter() - started
 
+    def connect_one_by_one(self, count: int, *, timeout: float) -> None:
+        """Open `count` keep-alive connections one after another, each with a request answered
+        before the next opens, as browsers arriving over time do. Opened in the same
+        millisecond, a handful of connections can all land on one of the server's processes;
+        one by one, each goes to whichever accepts it then. Not recorded."""
+        recording, self.recording = self.recording, False
+        for _ in range(count):
+            self.start(time.perf_counter(), fresh=True)
+            self.drain(timeout)
+        self.recording = recording
+
     def drain(self, timeout: float) -> None:
         """Let the requests in flight finish, starting none."""
         deadline = time.perf_counter() + timeout
@@ -277,6 +292,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--warmup", type=float, default=0.5, help="seconds not recorded")
     parser.add_argument("--concurrency", type=int, default=8, help="closed loop: in flight")
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=0,
+        help="closed loop: keep-alive connections the requests go round, opened one by one "
+        "(default: one per request in flight, opened as needed)",
+    )
     parser.add_argument("--min-requests", type=int, default=0, help="closed loop: at least")
     parser.add_argument("--max-duration", type=float, default=120.0)
     parser.add_argument("--rate", type=float, default=0.0, help="open loop: requests/s")
@@ -287,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
     generator = LoadGenerator(
         host=args.host, port=args.port, path=args.path, cookie=args.cookie, extra=tuple(args.header)
     )
+    if args.connections:
+        generator.connect_one_by_one(args.connections, timeout=args.max_duration)
     if args.warmup > 0:
         generator.recording = False
         if args.rate:
