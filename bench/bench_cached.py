@@ -1,7 +1,7 @@
 """Bench 1, cached report served: GET /api/report for 7 days at 30 minutes, logged in, under
 gunicorn with gthread workers (bench/stack.py), driven by bench/loadgen.py in another process on
-loopback: keep-alive, the requests going round 8 connections opened one by one, as several
-browsers.
+loopback: keep-alive, the requests going round twice as many connections, opened one by one,
+as several browsers.
 
 Three views answer the same report from Redis, side by side on the same server:
 - ours: GET /api/report (the product: middleware, session login, then one Redis round trip that
@@ -45,12 +45,20 @@ DAYS = 7
 # baseline needs seconds a request at 50,000/day: one per worker, and no warm-up, keeps its runs
 # short without changing its throughput (both workers stay busy).
 CONCURRENCY = {"ours": 4, "baseline": 2, "ceiling": 4}
-# The keep-alive connections those requests go round, two per request in flight, opened one by
-# one (bench/loadgen.py): as several supervisors' browsers, not one browser's 4 connections
-# opened in the same millisecond. Those could all land on one of gunicorn's processes (one GIL,
-# one core), and a run then measured half of the next (docs/PERFORMANCE.md, "Connection
-# placement"). None for the baseline: its 2 requests take seconds, whichever process serves them.
-CONNECTIONS = {"ours": 8, "baseline": 0, "ceiling": 8}
+# Every closed loop of the benches sends its requests round this many keep-alive connections
+# per request in flight, opened one by one (bench/loadgen.py): as several supervisors' browsers,
+# not one browser's 4 connections opened in the same millisecond. Those could all land on one of
+# gunicorn's processes (one GIL, one core), and a run then measured half of the next
+# (docs/PERFORMANCE.md, "Connection placement"). Not the baseline's: its 2 requests take
+# seconds, whichever process serves them.
+CONNECTIONS_PER_REQUEST = 2
+# ... and each connection serves this many requests, then the server closes it and the client
+# opens another: the processes that hold the connections change through a run, so no run
+# hangs on where its first few landed. (A browser polling every 10 s opens one at nearly every
+# poll: gunicorn closes a connection idle for 2 s.)
+REQUESTS_PER_CONNECTION = 100
+CONNECTIONS = {name: count * CONNECTIONS_PER_REQUEST for name, count in CONCURRENCY.items()}
+CONNECTIONS["baseline"] = CONCURRENCY["baseline"]
 VIEWS = tuple(CONCURRENCY)
 OPEN_RATE = 200.0
 IN_PROCESS_REQUESTS = 500
@@ -155,7 +163,7 @@ def _measure_volume(
         throughput.add(
             f"{per_day:,}",
             name,
-            f"{CONCURRENCY[name]} / {CONNECTIONS[name] or CONCURRENCY[name]}",
+            f"{CONCURRENCY[name]} / {CONNECTIONS[name]}",
             fmt_num(found["rps"], 1 if found["rps"] < 100 else 0),
             _spread(found["rps_all"]),
             fmt_ms(found["p50"]),
@@ -329,7 +337,7 @@ def _loadgen(
     duration: float,
     warmup: float,
     concurrency: int = 0,
-    connections: int = 0,
+    connections: int | None = None,
     min_requests: int = 0,
     rate: float = 0.0,
     headers: tuple[str, ...] = (),
@@ -343,7 +351,8 @@ def _loadgen(
         command += ["--rate", str(rate)]
     else:
         command += ["--concurrency", str(concurrency), "--min-requests", str(min_requests)]
-        command += ["--connections", str(connections)]
+        spread = concurrency * CONNECTIONS_PER_REQUEST if connections is None else connections
+        command += ["--connections", str(spread), "--per-connection", str(REQUESTS_PER_CONNECTION)]
         command += ["--max-duration", "90"]
     done = subprocess.run(command, cwd=stack.ROOT, capture_output=True, text=True, check=True)
     found = orjson.loads(done.stdout)

@@ -56,18 +56,32 @@ class Slot:
 
 class LoadGenerator:
     def __init__(
-        self, *, host: str, port: int, path: str, cookie: str, extra: tuple[str, ...] = ()
+        self,
+        *,
+        host: str,
+        port: int,
+        path: str,
+        cookie: str,
+        extra: tuple[str, ...] = (),
+        connections: int = 0,
+        per_connection: int = 0,
     ) -> None:
+        """`connections`: keep that many open (0: as many as are in flight); `per_connection`:
+        the last request of a connection asks the server to close it (0: never)."""
         self.address = (host, port)
         headers = [f"GET {path} HTTP/1.1", f"Host: {host}:{port}", "Accept: application/json"]
         if cookie:
             headers.append(f"Cookie: {cookie}")
         headers += extra
         self.request = ("\r\n".join(headers) + "\r\n\r\n").encode()
+        self.last_request = ("\r\n".join([*headers, "Connection: close"]) + "\r\n\r\n").encode()
+        self.connections = connections
+        self.per_connection = per_connection
         self.selector = selectors.DefaultSelector()
         # Keep-alive connections ready for a request, the one idle longest first: requests go
         # round all of them, as many browsers' would.
         self.idle: deque[socket.socket] = deque()
+        self.sent: dict[socket.socket, int] = {}  # requests sent on each open connection
         self.latencies: list[float] = []
         self.statuses: Counter[int] = Counter()
         self.errors = 0
@@ -79,7 +93,9 @@ class LoadGenerator:
     def start(self, due: float, *, fresh: bool = False) -> bool:
         """Start one request; False if it failed at once (the server refused the connection).
         `fresh`: on a new connection, not a kept-alive one."""
-        if self.idle and not fresh:
+        # A connection the server closed is opened again (`connections`), by whichever of its
+        # processes accepts it then.
+        if self.idle and not fresh and len(self.sent) >= self.connections:
             slot = Slot(sock=self.idle.popleft(), due=due, connected=True, reused=True)
             self.in_flight += 1
             self._send(slot)
@@ -92,12 +108,16 @@ class LoadGenerator:
             self._failed()
             return False
         self.in_flight += 1
+        self.sent[sock] = 0
         self.selector.register(sock, selectors.EVENT_WRITE, Slot(sock=sock, due=due))
         return True
 
     def _send(self, slot: Slot) -> None:
+        self.sent[slot.sock] = sent = self.sent.get(slot.sock, 0) + 1
+        last = self.per_connection and sent >= self.per_connection
         try:
-            slot.sock.sendall(self.request)  # small enough to go in one write
+            # Small enough to go in one write.
+            slot.sock.sendall(self.last_request if last else self.request)
         except OSError:
             self._drop(slot, failed=not slot.reused)
             if slot.reused:  # closed by the server while idle: a new connection, as below
@@ -119,6 +139,7 @@ class LoadGenerator:
         if not slot.connected:
             self.selector.unregister(sock)
             if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                self.sent.pop(sock, None)
                 sock.close()
                 self.in_flight -= 1
                 self._failed()
@@ -174,6 +195,7 @@ class LoadGenerator:
             self.selector.unregister(slot.sock)
             self.idle.append(slot.sock)
         else:
+            self.sent.pop(slot.sock, None)  # closing: no longer one of the open connections
             self.selector.modify(slot.sock, selectors.EVENT_READ, None)
 
     def _drop(self, slot: Slot, *, failed: bool = True) -> None:
@@ -181,6 +203,7 @@ class LoadGenerator:
             self.selector.unregister(slot.sock)
         except (KeyError, ValueError):
             pass
+        self.sent.pop(slot.sock, None)
         slot.sock.close()
         self.in_flight -= 1
         if failed:
@@ -299,6 +322,13 @@ def main(argv: list[str] | None = None) -> int:
         help="closed loop: keep-alive connections the requests go round, opened one by one "
         "(default: one per request in flight, opened as needed)",
     )
+    parser.add_argument(
+        "--per-connection",
+        type=int,
+        default=0,
+        help="requests on one connection, the last asking the server to close it; the client "
+        "then opens another, as a browser does after an idle poll (default: no limit)",
+    )
     parser.add_argument("--min-requests", type=int, default=0, help="closed loop: at least")
     parser.add_argument("--max-duration", type=float, default=120.0)
     parser.add_argument("--rate", type=float, default=0.0, help="open loop: requests/s")
@@ -307,7 +337,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("benchmarks only ever send traffic to 127.0.0.1")
 
     generator = LoadGenerator(
-        host=args.host, port=args.port, path=args.path, cookie=args.cookie, extra=tuple(args.header)
+        host=args.host,
+        port=args.port,
+        path=args.path,
+        cookie=args.cookie,
+        extra=tuple(args.header),
+        connections=args.connections,
+        per_connection=args.per_connection,
     )
     if args.connections:
         generator.connect_one_by_one(args.connections, timeout=args.max_duration)
