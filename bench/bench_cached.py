@@ -57,7 +57,14 @@ CONNECTIONS_PER_REQUEST = 2
 # hangs on where its first few landed. (A browser polling every 10 s opens one at nearly every
 # poll: gunicorn closes a connection idle for 2 s.)
 REQUESTS_PER_CONNECTION = 100
-CONNECTIONS = {name: count * CONNECTIONS_PER_REQUEST for name, count in CONCURRENCY.items()}
+
+
+def connections_for(concurrency: int) -> int:
+    """The keep-alive connections a closed loop of `concurrency` requests goes round."""
+    return concurrency * CONNECTIONS_PER_REQUEST
+
+
+CONNECTIONS = {name: connections_for(count) for name, count in CONCURRENCY.items()}
 CONNECTIONS["baseline"] = CONCURRENCY["baseline"]
 VIEWS = tuple(CONCURRENCY)
 OPEN_RATE = 200.0
@@ -351,7 +358,7 @@ def _loadgen(
         command += ["--rate", str(rate)]
     else:
         command += ["--concurrency", str(concurrency), "--min-requests", str(min_requests)]
-        spread = concurrency * CONNECTIONS_PER_REQUEST if connections is None else connections
+        spread = connections_for(concurrency) if connections is None else connections
         command += ["--connections", str(spread), "--per-connection", str(REQUESTS_PER_CONNECTION)]
         command += ["--max-duration", "90"]
     done = subprocess.run(command, cwd=stack.ROOT, capture_output=True, text=True, check=True)

@@ -28,7 +28,7 @@ from typing import Any
 import orjson
 
 from bench import stack
-from bench.bench_cached import CONNECTIONS_PER_REQUEST, _loadgen
+from bench.bench_cached import _loadgen, connections_for
 from bench.common import BenchResult, Table, fmt_ms, fmt_num, fmt_ratio, median, ratio
 
 NAME = "live"
@@ -98,7 +98,7 @@ def run(st: stack.Stack) -> BenchResult:
         "8b. /api/live vs the ceiling view (same bytes from one Redis GET), in the same run",
         [
             "view",
-            f"req/s (closed, {CONCURRENCY} in flight over {CONCURRENCY * CONNECTIONS_PER_REQUEST} connections)",
+            f"req/s (closed, {CONCURRENCY} in flight over {connections_for(CONCURRENCY)} connections)",
             "p50",
             f"p99 at {OPEN_RATE:.0f}/s",
             "vs ceiling",

@@ -16,7 +16,7 @@ from typing import Any
 import requests
 
 from bench import stack
-from bench.bench_cached import CONNECTIONS_PER_REQUEST, DAYS, _loadgen
+from bench.bench_cached import DAYS, _loadgen, connections_for
 from bench.common import BenchResult, Table, fmt_ms, fmt_num, fmt_ratio, median, medians, ratio
 
 NAME = "polling"
@@ -61,7 +61,7 @@ def run(st: stack.Stack) -> BenchResult:
     polls = Table(
         f"7. An unchanged {DAYS}-day report polled with If-None-Match, {PER_DAY:,}/day: "
         f"gunicorn -w {stack.SERVER_WORKERS} gthread, closed loop ({CONCURRENCY} in flight over "
-        f"{CONCURRENCY * CONNECTIONS_PER_REQUEST} keep-alive connections), "
+        f"{connections_for(CONCURRENCY)} keep-alive connections), "
         f"median of {st.runs}",
         ["view", "req/s", "runs' req/s", "p50", "p99", "vs bare 304"],
     )

@@ -6,7 +6,9 @@ CPU next to the server it measures:
 - closed loop (`--concurrency N`): N requests always in flight; as one completes the next starts.
   Gives the most requests/s the server can answer. With `--connections M`, the requests go
   round M keep-alive connections opened one by one beforehand, as many browsers' would, instead
-  of N connections opened at once (whose placement on the server's processes decides the result).
+  of N connections opened at once (whose placement on the server's processes decides the result);
+  with `--per-connection K`, each connection's K-th request asks the server to close it, and the
+  client opens another.
 - open loop (`--rate R`): requests are due at fixed times, R per second, whatever the server
   does. A request's latency counts from when it was due, not from when it was sent, so a server
   that falls behind shows it (no "coordinated omission").
