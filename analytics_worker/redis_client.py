@@ -8,10 +8,13 @@ so the code that writes a key and the code that reads it (/healthz, /metrics) ca
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+import hiredis
 import redis
 from django.conf import settings
 from redis.backoff import ExponentialBackoff
@@ -79,27 +82,22 @@ def reads_run(reads: Sequence[Read[Any]]) -> list[list[Any]]:
 
 
 def _round_trip(commands: list[Command]) -> list[Any]:
-    """The commands' replies, sent in one write on a connection of the client's pool, and in a
-    MULTI when there are several (one command needs none: two more for Redis to parse and
-    answer). Not redis-py's Pipeline: its queueing, response callbacks and observability hooks
-    were a fifth of a cached hit's time (docs/PERFORMANCE.md), for replies these reads take as
-    Redis sends them. The client's retry policy still applies (a dropped connection is opened
-    again and the batch sent once more), and a reply that is an error is raised."""
-    pool = get_redis().connection_pool
-    connection = pool.get_connection()
+    """The commands' replies, sent in one write on this thread's connection (_held_connection),
+    and in a MULTI when there are several (one command needs none: two more for Redis to parse
+    and answer). Not redis-py's Pipeline: its queueing, response callbacks and observability
+    hooks were a fifth of a cached hit's time (docs/PERFORMANCE.md), for replies these reads
+    take as Redis sends them. The client's retry policy still applies (a dropped connection is
+    opened again and the batch sent once more), and a reply that is an error is raised."""
+    connection = _held_connection()
     transaction = len(commands) > 1
 
     def exchange() -> list[Any]:
         if not transaction:
-            connection.send_packed_command(connection.pack_command(*commands[0]))
+            connection.send_packed_command(_packed(commands))
             return [connection.read_response()]
-        connection.send_packed_command(connection.pack_commands([("MULTI",), *commands, ("EXEC",)]))
-        try:
-            for _ in range(len(commands) + 1):  # MULTI's OK, then each command's QUEUED
-                connection.read_response()
-        except redis.ResponseError:
-            connection.disconnect()  # the rest of the replies are unread: start afresh
-            raise
+        connection.send_packed_command(_packed([("MULTI",), *commands, ("EXEC",)]))
+        for _ in range(len(commands) + 1):  # MULTI's OK, then each command's QUEUED
+            connection.read_response()
         replies = connection.read_response()  # EXEC's: each command's reply or error
         for reply in replies:
             if isinstance(reply, redis.ResponseError):
@@ -108,8 +106,52 @@ def _round_trip(commands: list[Command]) -> list[Any]:
 
     try:
         return connection.retry.call_with_retry(exchange, lambda error: connection.disconnect())
-    finally:
-        pool.release(connection)
+    except BaseException:
+        # Whatever cut the exchange short may have left replies unread on the connection, and
+        # the thread's next read would take them for its own: start afresh.
+        connection.disconnect()
+        raise
+
+
+def _packed(commands: list[Command]) -> list[bytes]:
+    """The commands as Redis reads them, in one chunk (send_packed_command's list of them),
+    packed by hiredis (the parser redis-py reads with).
+    Not the connection's pack_commands: its splitting of multi-word names and its buffer
+    chunking, which these commands never need, were a twentieth of a cached hit."""
+    try:
+        return [b"".join([hiredis.pack_command(command) for command in commands])]
+    except TypeError as exc:  # an argument that is not bytes, text or a number
+        raise redis.DataError(str(exc)) from exc
+
+
+class _HeldConnection:
+    """A connection of the client's pool that one thread keeps between its reads, given back
+    when the thread ends (Python drops a thread's `threading.local` values then)."""
+
+    def __init__(self, pool: redis.ConnectionPool) -> None:
+        self.pool, self.pid = pool, os.getpid()
+        self.connection = pool.get_connection()
+
+    def __del__(self) -> None:
+        try:
+            self.pool.release(self.connection)
+        except Exception:  # noqa: BLE001 (an ending thread or interpreter: nothing to tell)
+            pass
+
+
+_held = threading.local()
+
+
+def _held_connection() -> Any:
+    """This thread's connection for reads_run. Checking one out of the pool and back for each
+    read (a lock, a readiness select, redis-py's connection events) was a fourteenth of a
+    cached hit (docs/PERFORMANCE.md); gthread's threads live as long as their worker, so each
+    keeps one. A new client (tests swap it) or a forked child gets a new one."""
+    held: _HeldConnection | None = getattr(_held, "connection", None)
+    pool = get_redis().connection_pool
+    if held is None or held.pool is not pool or held.pid != os.getpid():
+        held = _held.connection = _HeldConnection(pool)
+    return held.connection
 
 
 def read_run(read: Read[T]) -> T:

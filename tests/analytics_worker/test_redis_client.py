@@ -3,6 +3,8 @@ guarantees kept (errors raised, a dropped connection opened again, scripts loade
 
 from __future__ import annotations
 
+import gc
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -100,3 +102,54 @@ def test_a_round_trip_cut_short_is_sent_once_more(product_redis, monkeypatch):
     read = Read(commands=(("GET", "a"), ("EXISTS", "a")), parse=_values)
     assert reads_run([read]) == [[b"1", 1]]
     assert len(cuts) == 1
+
+
+CLIENT_ID = Read(commands=(("CLIENT", "ID"),), parse=lambda replies: replies[0])
+
+
+def _in_thread(work):
+    found: list[object] = []
+    thread = threading.Thread(target=lambda: found.append(work()))
+    thread.start()
+    thread.join()
+    return found[0]
+
+
+def test_each_thread_keeps_its_own_connection_and_gives_it_back_when_it_ends(product_redis):
+    pool = product_redis.connection_pool
+    mine = read_run(CLIENT_ID)
+    assert read_run(CLIENT_ID) == mine
+    # Another thread reads on another connection, held only while that thread lives.
+    theirs, in_use = _in_thread(lambda: (read_run(CLIENT_ID), len(pool._in_use_connections)))
+    assert theirs != mine
+    assert in_use == 2
+    assert _in_thread(lambda: read_run(CLIENT_ID)) != mine
+    gc.collect()
+    assert len(pool._in_use_connections) == 1  # this thread's; the ended threads' are back
+    assert len(pool._available_connections) >= 1
+
+
+def test_a_read_cut_short_with_replies_unread_leaves_none_for_the_next(product_redis, monkeypatch):
+    product_redis.set("a", b"first")
+    product_redis.set("b", b"second")
+    connection_class = product_redis.connection_pool.connection_class
+    read_response = connection_class.read_response
+    calls: list[int] = []
+
+    def interrupted(connection, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # after MULTI's OK: the QUEUEDs and EXEC's reply stay unread
+            raise KeyboardInterrupt
+        return read_response(connection, *args, **kwargs)
+
+    monkeypatch.setattr(connection_class, "read_response", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        reads_run([Read(commands=(("GET", "a"), ("GET", "a")), parse=_values)])
+    monkeypatch.setattr(connection_class, "read_response", read_response)
+    assert read_run(Read(commands=(("GET", "b"),), parse=lambda replies: replies[0])) == b"second"
+
+
+def test_an_argument_redis_cannot_be_sent_is_refused_before_anything_is_sent(any_redis):
+    with pytest.raises(redis.DataError):
+        reads_run([Read(commands=(("SET", "a", object()), ("GET", "a")), parse=_values)])
+    assert any_redis.get("a") is None

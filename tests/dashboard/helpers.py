@@ -4,7 +4,6 @@ in conftest.py)."""
 from __future__ import annotations
 
 import time
-import weakref
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
@@ -162,24 +161,18 @@ class CommandLog:
     def __init__(self, client: fakeredis.FakeRedis, monkeypatch: pytest.MonkeyPatch) -> None:
         self.batches: list[list[tuple[str, ...]]] = []
         pool = client.connection_pool
-        ours: weakref.WeakSet[Any] = weakref.WeakSet()  # connections of this client's pool
         connection_class = pool.connection_class
-        send, get = connection_class.send_packed_command, pool.get_connection
-
-        def handed_out(*args: Any, **options: Any) -> Any:
-            connection = get(*args, **options)
-            ours.add(connection)
-            return connection
+        send = connection_class.send_packed_command
 
         def logged(connection: Any, command: object, check_health: bool = True) -> object:
-            if connection not in ours:  # another client's (the simulated org's)
-                return send(connection, command, check_health)  # type: ignore[arg-type]
-            packed = command if isinstance(command, bytes) else b"".join(command)  # type: ignore[arg-type]
-            commands = _resp_commands(packed)
-            self.batches.append([each for each in commands if each[0] not in ("MULTI", "EXEC")])
+            # Only this client's (a thread may hold one from before the log began), not the
+            # simulated org's.
+            if connection in pool._in_use_connections or connection in pool._available_connections:
+                packed = command if isinstance(command, bytes) else b"".join(command)  # type: ignore[arg-type]
+                commands = _resp_commands(packed)
+                self.batches.append([each for each in commands if each[0] not in ("MULTI", "EXEC")])
             return send(connection, command, check_health)  # type: ignore[arg-type]
 
-        monkeypatch.setattr(pool, "get_connection", handed_out)
         monkeypatch.setattr(connection_class, "send_packed_command", logged)
 
     def names(self) -> list[list[str]]:
