@@ -51,18 +51,31 @@ class DeflatedPayload:
 
 
 def gzip_wrap(*, head: bytes, payload: DeflatedPayload, tail: bytes) -> bytes:
-    """head + payload + tail as one gzip member, the payload's blocks copied as they are."""
-    crc = zlib.crc32(tail, crc32_combine(zlib.crc32(head), payload.crc32, payload.size))
+    """head + payload + tail as one gzip member, the payload's blocks copied as they are. A
+    head that is the same on every call (the JSON envelope's start) costs nothing after the
+    first: its stored block, and its CRC combined with the payload's, are kept."""
+    crc = zlib.crc32(tail, _head_payload_crc(head, payload.crc32, payload.size))
     size = len(head) + payload.size + len(tail)
     return b"".join(
         (
             _GZIP_HEADER,
-            _stored(head, final=False),
+            _stored_head(head),
             payload.blocks,
             _stored(tail, final=True),
             struct.pack("<II", crc, size & 0xFFFFFFFF),
         )
     )
+
+
+@lru_cache(maxsize=4096)
+def _head_payload_crc(head: bytes, payload_crc: int, payload_size: int) -> int:
+    """crc32(head + payload), by payload: its results are read again and again."""
+    return crc32_combine(zlib.crc32(head), payload_crc, payload_size)
+
+
+@lru_cache(maxsize=16)
+def _stored_head(head: bytes) -> bytes:
+    return _stored(head, final=False)
 
 
 def _stored(data: bytes, *, final: bool) -> bytes:

@@ -41,6 +41,7 @@ from dashboard.models import WallboardLink
 
 TILES_TEMPLATE = "dashboard/live_tiles.html"
 TOKEN_HEADER = "X-Wallboard-Token"
+_TOKEN_META = "HTTP_X_WALLBOARD_TOKEN"  # request.META's name for it
 LOGIN_FIRST = "Log in to use the dashboard API, or open a wallboard link."
 
 
@@ -124,7 +125,7 @@ def _error(message: str, *, status: int) -> HttpResponse:
 
 @require_safe
 def api_live(request: HttpRequest) -> HttpResponse:
-    token = request.headers.get(TOKEN_HEADER, "")
+    token = request.META.get(_TOKEN_META, "")
     first: tuple[Any] | None = None  # the first read, when it went out with the session's
     if token:
         link = live_tiles.wallboard_link_for(token)
@@ -147,7 +148,7 @@ def api_live(request: HttpRequest) -> HttpResponse:
             return _error(LOGIN_FIRST, status=401)
 
     try:
-        if seen := request.headers.get("If-None-Match", ""):
+        if seen := request.META.get("HTTP_IF_NONE_MATCH", ""):
             version = first[0] if first else live.live_version_read(queue_ids=queue_ids)
             if version is not None and seen == _etag(version):
                 return _not_modified(version)
@@ -177,7 +178,7 @@ def _read_with_session(request: HttpRequest, queue_ids: tuple[str, ...]) -> tupl
         return None
     read: Read[Any] = (
         live.live_version_reading(queue_ids=queue_ids)
-        if request.headers.get("If-None-Match")
+        if request.META.get("HTTP_IF_NONE_MATCH")
         else live.live_snapshot_reading(queue_ids=queue_ids)
     )
     try:
