@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 import requests
 
-from bench import stack
+from bench import instructions, stack
 from bench.common import (
     BenchResult,
     Table,
@@ -69,6 +69,7 @@ CONNECTIONS["baseline"] = CONCURRENCY["baseline"]
 VIEWS = tuple(CONCURRENCY)
 OPEN_RATE = 200.0
 IN_PROCESS_REQUESTS = 500
+COUNTED_REQUESTS = 200  # under callgrind (table 1d); 20 with --quick
 # A p99 of 800 requests is their 8th slowest: one neighbour's burst can make it. Five runs.
 OPEN_RUNS = 5
 P99_TARGET_SECONDS = 0.025
@@ -102,6 +103,11 @@ def run(st: stack.Stack) -> BenchResult:
         f"µs a request (median of {max(st.runs, 5)} runs of {IN_PROCESS_REQUESTS})",
         ["conv/day", "ours", "ceiling", "ours / ceiling"],
     )
+    counted = Table(
+        "1d. Instructions a request in the server process, counted by valgrind's callgrind "
+        "(bench/instructions.py): the same for the same code however busy the machine",
+        ["conv/day", "ours", "ceiling", "ours / ceiling"],
+    )
     latency = Table(
         f"1b. Latency at {OPEN_RATE:.0f} requests/s (open loop: counted from when each request "
         f"was due)",
@@ -110,14 +116,13 @@ def run(st: stack.Stack) -> BenchResult:
     for per_day in sizes:
         figures = _measure_volume(st, per_day=per_day, throughput=throughput, latency=latency)
         figures["in_process"] = _in_process(st, views=figures["views"])
-        cost = figures["in_process"]
-        in_process.add(
-            f"{per_day:,}",
-            f"{cost['ours']:,.0f}",
-            f"{cost['ceiling']:,.0f}",
-            fmt_ratio(ratio(cost["ours"], cost["ceiling"])),
-        )
+        _ours_and_ceiling(in_process, per_day, figures["in_process"])
+        if instructions.available():
+            figures["instructions"] = _instructions(st, views=figures["views"])
+            _ours_and_ceiling(counted, per_day, figures["instructions"])
         result.figures[str(per_day)] = figures
+    if not instructions.available():
+        counted.notes.append("Not counted: valgrind is not installed (apt-get install valgrind).")
     _targets(result, sizes)
     throughput.notes.append(
         "One client process (bench/loadgen.py) shares the 2 cores with gunicorn, Redis and the "
@@ -128,7 +133,11 @@ def run(st: stack.Stack) -> BenchResult:
         "What a request costs the server alone (Django, middleware, session, user, Redis), "
         "with no client or gunicorn socket work."
     )
-    result.tables += [throughput, latency, in_process]
+    counted.notes.append(
+        "Only the server process's own work: Redis, the kernel's loopback and gunicorn's "
+        "sockets are the same for both views and outside the count."
+    )
+    result.tables += [throughput, latency, in_process, counted]
     return result
 
 
@@ -214,35 +223,20 @@ def _measure_volume(
 
 def _in_process(st: stack.Stack, *, views: dict[str, dict[str, Any]]) -> dict[str, float]:
     """µs a request of ours and the ceiling, calling bench.wsgi.application directly."""
-    import io
     import time
-    from urllib.parse import urlsplit
 
     from bench.wsgi import application
 
     def call(path: str) -> None:
-        parts = urlsplit(path)
-        environ = {
-            "REQUEST_METHOD": "GET",
-            "PATH_INFO": parts.path,
-            "QUERY_STRING": parts.query,
-            "SERVER_NAME": "127.0.0.1",
-            "SERVER_PORT": str(st.port),
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "HTTP_HOST": f"127.0.0.1:{st.port}",
-            "HTTP_COOKIE": st.cookie_header,
-            "HTTP_ACCEPT_ENCODING": ACCEPT_ENCODING,
-            "wsgi.url_scheme": "http",
-            "wsgi.input": io.BytesIO(),
-            "wsgi.errors": sys.stderr,
-        }
-        statuses: list[str] = []
-        body = application(environ, lambda status, headers, exc_info=None: statuses.append(status))
-        b"".join(body)
-        if hasattr(body, "close"):
-            body.close()  # request_finished: Django closes (or keeps) its connections here
-        if not statuses[0].startswith("200"):
-            raise RuntimeError(f"{path} answered {statuses[0]} in process")
+        status, _ = stack.wsgi_call(
+            application,
+            path,
+            port=st.port,
+            cookie_header=st.cookie_header,
+            environ={"HTTP_ACCEPT_ENCODING": ACCEPT_ENCODING},
+        )
+        if not status.startswith("200"):
+            raise RuntimeError(f"{path} answered {status} in process")
 
     def measure(path: str) -> float:
         for _ in range(20):
@@ -255,6 +249,32 @@ def _in_process(st: stack.Stack, *, views: dict[str, dict[str, Any]]) -> dict[st
     runs = max(st.runs, 5)
     return {
         name: median([measure(views[name]["path"]) for _ in range(runs)])
+        for name in ("ours", "ceiling")
+    }
+
+
+def _ours_and_ceiling(table: Table, per_day: int, cost: dict[str, float]) -> None:
+    table.add(
+        f"{per_day:,}",
+        f"{cost['ours']:,.0f}",
+        f"{cost['ceiling']:,.0f}",
+        fmt_ratio(ratio(cost["ours"], cost["ceiling"])),
+    )
+
+
+def _instructions(st: stack.Stack, *, views: dict[str, dict[str, Any]]) -> dict[str, float]:
+    """Table 1d: instructions a request of ours and the ceiling (bench/instructions.py)."""
+    status = _get(st, views["ours"]["path"])["status"]
+    if status != "fresh":  # a stale hit starts a refresh each time: another request's cost
+        raise RuntimeError(f"the seeded report is {status} before counting, not fresh")
+    requests = 20 if st.quick else COUNTED_REQUESTS
+    return {
+        name: instructions.per_request(
+            st,
+            views[name]["path"],
+            requests=requests,
+            environ={"HTTP_ACCEPT_ENCODING": ACCEPT_ENCODING},
+        )
         for name in ("ours", "ceiling")
     }
 

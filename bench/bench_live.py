@@ -19,8 +19,6 @@ The 20 queues are the org's 4 and 16 it does not have (Genesys answers zeros for
 from __future__ import annotations
 
 import http.client
-import io
-import sys
 import threading
 import time
 from typing import Any
@@ -298,38 +296,19 @@ def _speed(st: stack.Stack, *, path: str) -> dict[str, Any]:
 
 def _in_process(st: stack.Stack, *, path: str) -> dict[str, float]:
     """µs a request: /api/live answering 304 to If-None-Match, and the ceiling view."""
-    from urllib.parse import urlsplit
-
     from bench.stack import CEILING_PATH
     from bench.wsgi import application
 
     etag = ""
 
     def call(target: str, *, if_none_match: str = "") -> tuple[str, dict[str, str]]:
-        parts = urlsplit(target)
-        environ = {
-            "REQUEST_METHOD": "GET",
-            "PATH_INFO": parts.path,
-            "QUERY_STRING": parts.query,
-            "SERVER_NAME": "127.0.0.1",
-            "SERVER_PORT": str(st.port),
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "HTTP_HOST": f"127.0.0.1:{st.port}",
-            "HTTP_COOKIE": st.cookie_header,
-            "wsgi.url_scheme": "http",
-            "wsgi.input": io.BytesIO(),
-            "wsgi.errors": sys.stderr,
-        }
-        if if_none_match:
-            environ["HTTP_IF_NONE_MATCH"] = if_none_match
-        answer: list[Any] = []
-        body = application(
-            environ, lambda status, headers, exc_info=None: answer.extend([status, headers])
+        return stack.wsgi_call(
+            application,
+            target,
+            port=st.port,
+            cookie_header=st.cookie_header,
+            environ={"HTTP_IF_NONE_MATCH": if_none_match} if if_none_match else None,
         )
-        b"".join(body)
-        if hasattr(body, "close"):
-            body.close()
-        return answer[0], dict(answer[1])
 
     status, headers = call(path)
     etag = headers.get("ETag", "")

@@ -15,8 +15,8 @@ from typing import Any
 
 import requests
 
-from bench import stack
-from bench.bench_cached import DAYS, _loadgen, connections_for
+from bench import instructions, stack
+from bench.bench_cached import COUNTED_REQUESTS, DAYS, _loadgen, connections_for
 from bench.common import BenchResult, Table, fmt_ms, fmt_num, fmt_ratio, median, medians, ratio
 
 NAME = "polling"
@@ -87,6 +87,18 @@ def run(st: stack.Stack) -> BenchResult:
     sizes.add("identity (raw JSON)", f"{wire['identity']:,}", "1.00x")
     sizes.add("gzip (stored once by the worker)", f"{wire['gzip']:,}", fmt_ratio(compressed_share))
     result.tables += [polls, sizes]
+    if instructions.available():
+        counted = _instructions(st, paths, etag=etag)
+        result.figures["instructions"] = counted
+        table = Table(
+            "7c. Instructions a poll in the server process, counted by valgrind's callgrind "
+            "(bench/instructions.py)",
+            ["view", "instructions", "vs bare 304"],
+        )
+        for name in VIEWS:
+            ours_over = ratio(counted[name], counted["bare 304"])
+            table.add(name, f"{counted[name]:,.0f}", fmt_ratio(ours_over))
+        result.tables.append(table)
     result.figures.update(
         closed=closed,
         poll_vs_bare_304=share,
@@ -107,6 +119,19 @@ def run(st: stack.Stack) -> BenchResult:
         compressed_share <= COMPRESSED_TARGET,
     )
     return result
+
+
+def _instructions(st: stack.Stack, paths: dict[str, str], *, etag: str) -> dict[str, float]:
+    return {
+        name: instructions.per_request(
+            st,
+            paths[name],
+            requests=20 if st.quick else COUNTED_REQUESTS,
+            expect="304",
+            environ={"HTTP_IF_NONE_MATCH": etag},
+        )
+        for name in VIEWS
+    }
 
 
 def _seed() -> str:

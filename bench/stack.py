@@ -14,12 +14,13 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import sys
 import tempfile
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -150,6 +151,43 @@ def stack_close(stack: Stack) -> None:
     server_stop(stack)
     redis_flush()
     shutil.rmtree(stack.tmp, ignore_errors=True)
+
+
+def wsgi_call(
+    application: Callable[..., Any],
+    path: str,
+    *,
+    port: int,
+    cookie_header: str,
+    environ: Mapping[str, str] | None = None,
+) -> tuple[str, dict[str, str]]:
+    """One GET through a WSGI application in this process, as gunicorn calls it (no sockets):
+    its status and headers. The body is read and closed (Django's request_finished runs)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(path)
+    request = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": parts.path,
+        "QUERY_STRING": parts.query,
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": str(port),
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": f"127.0.0.1:{port}",
+        "HTTP_COOKIE": cookie_header,
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(),
+        "wsgi.errors": sys.stderr,
+        **(environ or {}),
+    }
+    answer: list[Any] = []
+    body = application(
+        request, lambda status, headers, exc_info=None: answer.extend([status, headers])
+    )
+    b"".join(body)
+    if hasattr(body, "close"):
+        body.close()
+    return answer[0], dict(answer[1])
 
 
 # --- the server --------------------------------------------------------------------------------
