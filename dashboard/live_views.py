@@ -41,7 +41,7 @@ from dashboard.models import WallboardLink
 
 TILES_TEMPLATE = "dashboard/live_tiles.html"
 TOKEN_HEADER = "X-Wallboard-Token"
-_TOKEN_META = "HTTP_X_WALLBOARD_TOKEN"  # request.META's name for it
+_TOKEN_META = "HTTP_" + TOKEN_HEADER.upper().replace("-", "_")  # request.META's name for it
 LOGIN_FIRST = "Log in to use the dashboard API, or open a wallboard link."
 
 
