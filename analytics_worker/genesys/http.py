@@ -395,7 +395,11 @@ def _slot_reserve(progress: FetchProgress) -> None:
         paused = booking.paused_until >= booking.at
         if booking.booked:
             _pacing_wait(progress, wait=wait, reason=_wait_reason(wait, paused=paused))
-            return
+            # A slot booked ahead may meet a 429 that another worker got while this one waited:
+            # the pause outranks the booking (the drill saw such a request go 0.27 s into it).
+            if wait <= 0 or not _paused_now():
+                return
+            continue
         # A background request that did not book: wait for the slot or the hold to pass, then
         # ask again (a person's request may have come in meanwhile).
         reason = _wait_reason(wait, paused=paused, yielding=booking.held_until >= booking.at)
@@ -456,6 +460,14 @@ def _slot_take(progress: FetchProgress) -> _Booking:
         )
         now = clock.now()
         return _Booking(True, now, now, 0.0, 0.0)
+
+
+def _paused_now() -> bool:
+    _, pause_key, _ = _limiter_keys()
+    try:
+        return _float(get_redis().get(pause_key)) > clock.now()
+    except redis.RedisError:
+        return False  # degraded as in _slot_take: this worker's own 429s still back off
 
 
 def _wait_reason(wait: float, *, paused: bool, yielding: bool = False) -> str:

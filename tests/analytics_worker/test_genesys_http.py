@@ -113,6 +113,20 @@ def big_sleeps(fake: FakeClock) -> list[float]:
     return [round(seconds, 3) for seconds in fake.sleeps if seconds > 0.01]
 
 
+def send_times(
+    mock: responses.RequestsMock, fake: FakeClock, method: str, body: str
+) -> list[float]:
+    """Answer `method` URL with `body`, noting the fake clock's time at each send."""
+    sent_at: list[float] = []
+
+    def record(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        sent_at.append(fake.now())
+        return 200, {}, body
+
+    mock.add_callback(method, URL, callback=record)
+    return sent_at
+
+
 class Waits:
     def __init__(self) -> None:
         self.calls: list[tuple[float, str]] = []
@@ -363,13 +377,7 @@ def test_it_spaces_requests_at_60_over_the_limit(
     api: responses.RequestsMock, fake_clock: FakeClock, settings: LazySettings
 ) -> None:
     settings.GENESYS_RATE_LIMIT_PER_MINUTE = 60
-    sent_at: list[float] = []
-
-    def record(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
-        sent_at.append(fake_clock.now())
-        return 200, {}, "{}"
-
-    api.add_callback(responses.GET, URL, callback=record)
+    sent_at = send_times(api, fake_clock, responses.GET, "{}")
 
     for _ in range(70):  # each call is a separate "worker": they share only Redis
         genesys_request("GET", PATH)
@@ -422,6 +430,27 @@ def test_a_429_pauses_every_worker_until_retry_after(
     assert reason == "Genesys rate limit (429): all workers paused, waiting 20 s"
     pause_key = redis_key("ratelimit", client_fingerprint(), "paused_until")
     assert redis_client.get_redis().get(pause_key) is not None
+
+
+def test_a_429_during_a_pacing_wait_holds_the_booked_request_too(
+    api: responses.RequestsMock, fake_clock: FakeClock, settings: LazySettings
+) -> None:
+    settings.GENESYS_RATE_LIMIT_PER_MINUTE = 60
+    sent_at = send_times(api, fake_clock, responses.POST, '{"ok": true}')
+    genesys_request("POST", PATH)
+    start = fake_clock.now()
+    waits = Waits()
+
+    def another_worker_gets_a_429(seconds: float, reason: str) -> None:
+        waits(seconds, reason)
+        if len(waits.calls) == 1:
+            # This request booked the next slot (1.02 s ahead) before that 429 came back.
+            http._pause_all(start + 20)
+
+    genesys_request("POST", PATH, progress=FetchProgress(on_wait=another_worker_gets_a_429))
+
+    assert sent_at[1] >= start + 20
+    assert waits.calls[1][1].startswith("Genesys rate limit (429): all workers paused")
 
 
 def test_it_still_works_without_redis(
