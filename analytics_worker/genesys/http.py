@@ -396,8 +396,9 @@ def _slot_reserve(progress: FetchProgress) -> None:
         if booking.booked:
             _pacing_wait(progress, wait=wait, reason=_wait_reason(wait, paused=paused))
             # A slot booked ahead may meet a 429 that another worker got while this one waited:
-            # the pause outranks the booking (the drill saw such a request go 0.27 s into it).
-            if wait <= 0 or not _paused_now():
+            # a pause that now ends past the slot outranks it (the drill saw such a request go
+            # 0.27 s into one). A pause known at booking time ends at the slot at the latest.
+            if wait <= 0 or not _paused_past(booking.at):
                 return
             continue
         # A background request that did not book: wait for the slot or the hold to pass, then
@@ -462,10 +463,10 @@ def _slot_take(progress: FetchProgress) -> _Booking:
         return _Booking(True, now, now, 0.0, 0.0)
 
 
-def _paused_now() -> bool:
+def _paused_past(moment: float) -> bool:
     _, pause_key, _ = _limiter_keys()
     try:
-        return _float(get_redis().get(pause_key)) > clock.now()
+        return _float(get_redis().get(pause_key)) > moment
     except redis.RedisError:
         return False  # degraded as in _slot_take: this worker's own 429s still back off
 

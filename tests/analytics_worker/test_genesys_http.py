@@ -453,6 +453,29 @@ def test_a_429_during_a_pacing_wait_holds_the_booked_request_too(
     assert waits.calls[1][1].startswith("Genesys rate limit (429): all workers paused")
 
 
+def test_a_pause_known_when_booking_is_not_waited_out_twice(
+    api: responses.RequestsMock,
+    fake_clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: LazySettings,
+) -> None:
+    settings.GENESYS_RATE_LIMIT_PER_MINUTE = 60  # booking again would cost a visible 1.02 s
+    sent_at = send_times(api, fake_clock, responses.POST, '{"ok": true}')
+    genesys_request("POST", PATH)  # the token, fetched before the pause
+    http._pause_all(fake_clock.now() + 20)
+
+    def sleep_a_little_short(seconds: float) -> None:
+        # time.sleep against a wall clock that NTP slews: it may wake a hair early.
+        fake_clock.time += seconds - 0.001
+
+    monkeypatch.setattr(clock, "sleep", sleep_a_little_short)
+    waits = Waits()
+    genesys_request("POST", PATH, progress=FetchProgress(on_wait=waits))
+
+    assert len(waits.calls) == 1, waits.calls
+    assert sent_at[1] == pytest.approx(sent_at[0] + 20, abs=0.01)
+
+
 def test_it_still_works_without_redis(
     api: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
