@@ -17,10 +17,14 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
 
-django_application = get_wsgi_application()
+_django = get_wsgi_application()
 
 from analytics_worker.redis_client import get_redis  # noqa: E402 (needs settings loaded)
 from bench.stack import BARE_304_KEY, BARE_304_PATH, CEILING_KEY, CEILING_PATH  # noqa: E402
+from dashboard.polled import PolledApplication  # noqa: E402
+
+# As production serves it (config/wsgi.py).
+django_application = PolledApplication(_django)
 
 
 def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:

@@ -10,7 +10,20 @@ import redis
 import responses
 
 from analytics_worker import redis_client
-from tests.helpers import FAKE_GENESYS_API, FAKE_GENESYS_TOKEN_URL, REAL_REDIS_TEST_URL
+from tests.helpers import (
+    FAKE_GENESYS_API,
+    FAKE_GENESYS_TOKEN_URL,
+    REAL_REDIS_TEST_URL,
+    PolledClientHandler,
+)
+
+
+@pytest.fixture(autouse=True)
+def polled_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test client serves the polled URLs as production does (dashboard.polled)."""
+    import django.test.client
+
+    monkeypatch.setattr(django.test.client, "ClientHandler", PolledClientHandler)
 
 
 @pytest.fixture(autouse=True)

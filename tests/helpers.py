@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 from unittest import mock
 
+from django.http import HttpRequest, HttpResponseBase
+from django.test.client import ClientHandler
+from django.urls import NoReverseMatch
+
 from analytics_worker.reports import ReportSpec
+from dashboard.polled import PolledRoutes
 
 # Integration tests use a real Redis on a DB number of their own, flushed before and after.
 # TEST_REDIS_URL lets two checkouts run their suites side by side without flushing each other.
@@ -21,3 +27,24 @@ def enqueued_jobs(enqueued: mock.MagicMock) -> list[tuple[str, str]]:
         (ReportSpec.from_dict(call.kwargs["kwargs"]["spec"]).key, call.kwargs["task_id"])
         for call in enqueued.call_args_list
     ]
+
+
+class PolledClientHandler(ClientHandler):
+    """The test client's handler, answering a GET of a polled URL as production's WSGI
+    application does (dashboard.polled), so every test of those views tests what serves them."""
+
+    polled: PolledRoutes | None = None
+
+    def load_middleware(self, *args: Any, **kwargs: Any) -> None:
+        super().load_middleware(*args, **kwargs)
+        try:
+            self.polled = PolledRoutes(self)
+        except NoReverseMatch:  # a test's own URLconf, without the dashboard
+            self.polled = None
+
+    def get_response(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.polled.respond(request) if self.polled is not None else None
+        if response is None:
+            return super().get_response(request)
+        response._resource_closers.append(request.close)  # as Django's get_response does
+        return response
