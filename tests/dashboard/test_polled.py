@@ -16,6 +16,7 @@ from django.core import signals
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.exceptions import ImproperlyConfigured
 from django.core.handlers.wsgi import WSGIHandler
+from django.db import close_old_connections
 from django.http import HttpRequest, HttpResponse
 from django.test import Client
 
@@ -63,6 +64,19 @@ def call(
         if hasattr(body, "close"):
             body.close()
     return started[0], started[1], content
+
+
+@pytest.fixture(autouse=True)
+def connection_kept(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """As Django's test client does: the test's transaction holds the database connection, which
+    close_old_connections would close (on PostgreSQL, autocommit is off inside the test's atomic
+    block), whether the request signals or the polled path call it."""
+    monkeypatch.setattr(polled, "close_old_connections", lambda: None)
+    for signal in (signals.request_started, signals.request_finished):
+        signal.disconnect(close_old_connections)
+    yield
+    for signal in (signals.request_started, signals.request_finished):
+        signal.connect(close_old_connections)
 
 
 @pytest.fixture
